@@ -1,0 +1,340 @@
+//! The commands themselves.
+
+use super::{Command, Failure, Format, SourcesCommand};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use futures_util::StreamExt;
+use signalbox::config::{Settings, Source, sources};
+use signalbox::extract::Extractor;
+use signalbox::fetch::{Fetcher, Outcome, Validators};
+use signalbox::health::source_rows;
+use signalbox::server::{self, App};
+use signalbox::store::Store;
+use signalbox::watch::{PollOutcome, PollReport};
+use std::io::IsTerminal;
+
+pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
+    match cmd {
+        Command::Serve => serve(s).await,
+        Command::Check {
+            source,
+            dry_run,
+            format,
+        } => {
+            if dry_run {
+                dry_run_check(s, source.as_deref().unwrap_or_default()).await
+            } else {
+                check(s, source.as_deref(), format).await
+            }
+        }
+        Command::Sources {
+            command: SourcesCommand::Validate { dir, format },
+        } => validate(dir.as_deref().unwrap_or(&s.sources), format),
+        Command::Sources {
+            command: SourcesCommand::List { format },
+        } => list(s, format).await,
+        Command::History { source, format } => history(s, &source, format).await,
+        Command::Show { source, at, format } => show(s, &source, at.as_deref(), format).await,
+        Command::DefaultConfig => {
+            print!("{}", signalbox::config::settings::DEFAULT_CONFIG);
+            Ok(())
+        }
+    }
+}
+
+fn runtime<E: std::fmt::Display>(e: E) -> Failure {
+    Failure::Runtime(e.to_string())
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).expect("output serializes"));
+}
+
+async fn serve(s: Settings) -> Result<(), Failure> {
+    let listen = s.listen.clone();
+    tracing::info!(database = %s.database_url_redacted(), sources = %s.sources.display(), "starting");
+    let app = App::build(s).await.map_err(Failure::from_app)?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| Failure::Usage(format!("cannot listen on {listen}: {e}")))?;
+    server::serve(app, listener, server::shutdown_signal())
+        .await
+        .map_err(runtime)
+}
+
+fn validate(dir: &std::path::Path, format: Format) -> Result<(), Failure> {
+    match sources::load_dir(dir) {
+        Ok(list) => {
+            if format == Format::Json {
+                print_json(&serde_json::json!({ "valid": true, "sources": list.len(), "problems": [] }));
+            } else {
+                println!("{}: {} sources, all valid", dir.display(), list.len());
+            }
+            Ok(())
+        }
+        Err(errors) => {
+            if format == Format::Json {
+                let problems: Vec<_> = errors
+                    .0
+                    .iter()
+                    .map(|p| serde_json::json!({ "file": p.file, "line": p.line, "message": p.message }))
+                    .collect();
+                print_json(&serde_json::json!({ "valid": false, "problems": problems }));
+            } else {
+                for p in &errors.0 {
+                    println!("{p}");
+                }
+            }
+            Err(Failure::Usage(format!(
+                "{} problem(s) in {}",
+                errors.0.len(),
+                dir.display()
+            )))
+        }
+    }
+}
+
+async fn check(s: Settings, only: Option<&str>, format: Format) -> Result<(), Failure> {
+    let concurrency = s.fetch.global_concurrency.max(1);
+    let app = App::build(s).await.map_err(Failure::from_app)?;
+    let selected: Vec<Source> = match only {
+        Some(id) => vec![
+            app.source(id)
+                .cloned()
+                .ok_or_else(|| Failure::Usage(format!("no source `{id}`")))?,
+        ],
+        None => app.sources.iter().filter(|s| s.enabled).cloned().collect(),
+    };
+    let bar = if format == Format::Text && selected.len() > 1 && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(selected.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("valid progress template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let watcher = app.watcher.clone();
+    let mut reports: Vec<PollReport> = futures_util::stream::iter(selected.iter())
+        .map(|src| {
+            let (w, bar) = (watcher.clone(), bar.clone());
+            async move {
+                let r = w.poll(src).await;
+                bar.inc(1);
+                bar.set_message(src.id.clone());
+                r
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(runtime)?;
+    bar.finish_and_clear();
+    reports.sort_by(|a, b| a.source.cmp(&b.source));
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, PollOutcome::Failed { .. }))
+        .count();
+    if format == Format::Json {
+        print_json(&reports);
+    } else {
+        for r in &reports {
+            let what = match &r.outcome {
+                PollOutcome::First { snapshot } => format!("first snapshot {snapshot}"),
+                PollOutcome::Unchanged => "unchanged".into(),
+                PollOutcome::Flapped { snapshot } => {
+                    format!("back to a recent version (snapshot {snapshot}), not a change")
+                }
+                PollOutcome::Changed { change, .. } => format!("CHANGED (change {change})"),
+                PollOutcome::RulesUpgraded { snapshot } => format!("rules upgrade (snapshot {snapshot})"),
+                PollOutcome::Failed { class, message } => format!("FAILED {class}: {message}"),
+            };
+            println!("{:<40} {what}", r.source);
+        }
+    }
+    app.watcher.store.close().await;
+    if failed > 0 {
+        return Err(Failure::Runtime(format!(
+            "{failed} of {} source(s) failed",
+            reports.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Fetches one source and prints what the extractor makes of it, storing nothing: the way to try
+/// a selector or an ignore rule.
+async fn dry_run_check(s: Settings, id: &str) -> Result<(), Failure> {
+    let list = sources::load_dir(&s.sources).map_err(|e| Failure::Usage(e.to_string()))?;
+    let src = list
+        .iter()
+        .find(|x| x.id == id)
+        .ok_or_else(|| Failure::Usage(format!("no source `{id}`")))?;
+    let fetcher = Fetcher::new(s.fetch.clone(), s.allow_private_networks).map_err(runtime)?;
+    let report = fetcher.fetch(&src.url, &src.headers, &Validators::default()).await;
+    let body = match report.result.map_err(|e| Failure::Runtime(e.to_string()))? {
+        Outcome::Body(f) => f.body,
+        Outcome::NotModified => {
+            return Err(Failure::Runtime(
+                "server answered 304 to an unconditional request".into(),
+            ));
+        }
+    };
+    let ex = Extractor::new(src.kind, src.rules.clone(), Some(src.url.clone()))
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let doc = ex
+        .extract(&body)
+        .map_err(|e| Failure::Runtime(format!("extract_failed: {e}")))?;
+    println!("{}", doc.to_text());
+    Ok(())
+}
+
+async fn list(s: Settings, format: Format) -> Result<(), Failure> {
+    let list = sources::load_dir(&s.sources).map_err(|e| Failure::Usage(e.to_string()))?;
+    let store = Store::open(&s.database).await.map_err(runtime)?;
+    let rows = source_rows(&store, &list, &s.scheduler).await.map_err(runtime)?;
+    store.close().await;
+    if format == Format::Json {
+        print_json(&rows);
+        return Ok(());
+    }
+    let fmt_t = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "{:<36} {:<12} {:<11} {:<8} {:<16} {:<16} {:>5} {:<16} LAST ERROR",
+        "ID", "PROVIDER", "KIND", "HEALTH", "LAST SUCCESS", "LAST CHANGE", "FAILS", "NEXT RUN"
+    );
+    for r in rows {
+        println!(
+            "{:<36} {:<12} {:<11} {:<8} {:<16} {:<16} {:>5} {:<16} {}",
+            r.id,
+            r.provider,
+            r.kind,
+            r.health,
+            fmt_t(r.last_success),
+            fmt_t(r.last_change),
+            r.consecutive_failures,
+            fmt_t(r.next_run),
+            r.last_error_class
+                .map(|c| format!("{c}: {}", r.last_error.unwrap_or_default()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn history(s: Settings, source: &str, format: Format) -> Result<(), Failure> {
+    let store = Store::open(&s.database).await.map_err(runtime)?;
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.changes(Some(source), after, 1000).await.map_err(runtime)?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        all.extend(page);
+    }
+    let known = !all.is_empty() || store.latest_snapshot(source).await.map_err(runtime)?.is_some();
+    store.close().await;
+    if !known && !sources::load_dir(&s.sources).is_ok_and(|l| l.iter().any(|x| x.id == source)) {
+        return Err(Failure::Usage(format!("no source `{source}`")));
+    }
+    if format == Format::Json {
+        print_json(&all);
+    } else if all.is_empty() {
+        println!("{source}: no changes recorded");
+    } else {
+        for c in all {
+            println!(
+                "{:>6}  {}  {:<13} snapshot {} -> {}",
+                c.id,
+                c.detected_at.format("%Y-%m-%d %H:%M:%S"),
+                c.kind.as_str(),
+                c.before,
+                c.after
+            );
+        }
+    }
+    Ok(())
+}
+
+/// RFC 3339, `YYYY-MM-DD` (end of that day) or `YYYY-MM-DD HH:MM[:SS]`, all UTC.
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
+        .map(|t| t.and_utc())
+}
+
+async fn show(s: Settings, source: &str, at: Option<&str>, format: Format) -> Result<(), Failure> {
+    let when = match at {
+        None => None,
+        Some(a) => Some(parse_time(a).ok_or_else(|| {
+            Failure::Usage(format!(
+                "cannot read time `{a}` (use RFC 3339, YYYY-MM-DD or YYYY-MM-DD HH:MM)"
+            ))
+        })?),
+    };
+    let store = Store::open(&s.database).await.map_err(runtime)?;
+    let snap = match when {
+        None => store.latest_snapshot(source).await,
+        Some(t) => store.snapshot_at(source, t).await,
+    }
+    .map_err(runtime)?;
+    let Some(snap) = snap else {
+        store.close().await;
+        return Err(match when {
+            Some(t) => Failure::Runtime(format!("no snapshot of `{source}` at or before {}", t.to_rfc3339())),
+            None => Failure::Runtime(format!("no snapshot of `{source}`")),
+        });
+    };
+    let text = store.blob_text(&snap.text_sha256).await.map_err(runtime)?;
+    store.close().await;
+    if format == Format::Json {
+        let mut v = serde_json::to_value(&snap).expect("snapshot serializes");
+        v["text"] = serde_json::Value::String(text);
+        print_json(&v);
+    } else {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_in_the_usual_forms() {
+        assert_eq!(
+            parse_time("2026-01-05T10:00:00Z").unwrap().to_rfc3339(),
+            "2026-01-05T10:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-01-05 10:00").unwrap().to_rfc3339(),
+            "2026-01-05T10:00:00+00:00"
+        );
+        assert!(
+            parse_time("2026-01-05")
+                .unwrap()
+                .to_rfc3339()
+                .starts_with("2026-01-05T23:59:59")
+        );
+        assert!(parse_time("yesterday").is_none());
+    }
+}

@@ -1,0 +1,184 @@
+//! Command-line parsing and the commands. Exit status: 0 success, 1 runtime failure, 2 bad usage
+//! or invalid configuration (reason on stderr). `--format json` prints one JSON document on stdout.
+
+mod commands;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use signalbox::config::Settings;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "signalbox",
+    version,
+    about = "Watches AI vendors' documents, triages their changes, serves flags"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct GlobalOpts {
+    /// Settings file (TOML); see `signalbox default-config`.
+    #[arg(long, global = true, env = "SIGNALBOX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of source declarations.
+    #[arg(long, global = true, env = "SIGNALBOX_SOURCES")]
+    sources: Option<PathBuf>,
+    /// Directory of flag files.
+    #[arg(long, global = true, env = "SIGNALBOX_FLAGS")]
+    flags: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (created when missing) or a file path.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database: Option<String>,
+    /// Address of the HTTP server.
+    #[arg(long, global = true, env = "SIGNALBOX_LISTEN")]
+    listen: Option<String>,
+    /// Let sources point at private and loopback addresses (never link-local or metadata).
+    #[arg(long, global = true, env = "SIGNALBOX_ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true")]
+    allow_private_networks: Option<bool>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the scheduler and the HTTP server.
+    Serve,
+    /// Poll sources once, now.
+    Check {
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Fetch and print the extracted text without storing anything (needs --source).
+        #[arg(long, requires = "source")]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Validate or list sources.
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
+    },
+    /// The changes of a source, oldest first.
+    History {
+        source: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// The normalized text of a source, now or as it was at a time.
+    Show {
+        source: String,
+        /// RFC 3339 time, `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]` (UTC).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Print a commented example settings file.
+    DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum SourcesCommand {
+    /// Check every source file and report every problem with file and line.
+    Validate {
+        /// Directory to check (default: the configured sources directory).
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Sources and their health.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// Why a command failed, and so which exit status it gets.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad usage or invalid configuration: exit 2.
+    Usage(String),
+    /// Something went wrong at run time: exit 1.
+    Runtime(String),
+}
+
+impl Failure {
+    fn from_app(e: signalbox::server::AppError) -> Failure {
+        if e.is_config() {
+            Failure::Usage(e.to_string())
+        } else {
+            Failure::Runtime(e.to_string())
+        }
+    }
+}
+
+fn settings(g: &GlobalOpts) -> Result<Settings, Failure> {
+    let mut s = match &g.config {
+        Some(path) => Settings::from_file(path).map_err(|e| Failure::Usage(e.to_string()))?,
+        None => Settings::default(),
+    };
+    if let Some(v) = &g.sources {
+        s.sources = v.clone();
+    }
+    if let Some(v) = &g.flags {
+        s.flags = v.clone();
+    }
+    if let Some(v) = &g.database {
+        s.database = v.clone();
+    }
+    if let Some(v) = &g.listen {
+        s.listen = v.clone();
+    }
+    if let Some(v) = g.allow_private_networks {
+        s.allow_private_networks = v;
+    }
+    Ok(s)
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(if matches!(cli.command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    });
+    let result = settings(&cli.global).and_then(|s| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Runtime(format!("cannot start the runtime: {e}")))?;
+        rt.block_on(commands::run(cli.command, s))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(m)) => {
+            eprintln!("signalbox: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(m)) => {
+            eprintln!("signalbox: {m}");
+            ExitCode::from(1)
+        }
+    }
+}

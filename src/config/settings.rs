@@ -1,0 +1,208 @@
+//! Settings: command-line options, environment variables and an optional TOML file, in that order
+//! of precedence. `signalbox default-config` prints a commented example of the file.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("invalid settings file {path}:{line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Everything signalbox can be told. `Debug` is safe to log: it holds no secret (database
+/// passwords are masked, see `database_url_redacted`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub sources: PathBuf,
+    pub flags: PathBuf,
+    pub database: String,
+    pub listen: String,
+    pub allow_private_networks: bool,
+    pub fetch: FetchSettings,
+    pub scheduler: SchedulerSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sources: PathBuf::from("./sources"),
+            flags: PathBuf::from("./flags"),
+            database: "sqlite://signalbox.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            allow_private_networks: false,
+            fetch: FetchSettings::default(),
+            scheduler: SchedulerSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchSettings {
+    pub user_agent: String,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+    pub max_body_bytes: u64,
+    /// Attempts after the first, for transient failures only.
+    pub retries: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// The longest `Retry-After` we wait in-line; a longer one ends the poll as `rate_limited`.
+    pub max_retry_after_secs: u64,
+    pub global_concurrency: usize,
+    pub per_host_concurrency: usize,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        FetchSettings {
+            user_agent: format!(
+                "signalbox/{} (+https://github.com/signalbox/signalbox; change monitoring of public vendor documents)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            connect_timeout_ms: 10_000,
+            timeout_ms: 30_000,
+            max_body_bytes: 10 * 1024 * 1024,
+            retries: 2,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+            max_retry_after_secs: 120,
+            global_concurrency: 16,
+            per_host_concurrency: 2,
+        }
+    }
+}
+
+impl FetchSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSettings {
+    /// Most seconds a poll is delayed past its cron time, so that sources sharing a schedule do not
+    /// all hit the network in the same second. Capped at a tenth of the source's period.
+    pub jitter_secs: u64,
+    /// Consecutive failures after which a source is reported broken.
+    pub broken_after: u32,
+    /// Longest back-off for a failing source.
+    pub max_backoff_secs: u64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            jitter_secs: 30,
+            broken_after: 3,
+            max_backoff_secs: 3600,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads a settings file (every key optional).
+    pub fn from_file(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Read(path.to_path_buf(), e))?;
+        toml::from_str(&text).map_err(|e| SettingsError::Invalid {
+            path: path.to_path_buf(),
+            line: e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// The database URL with any password replaced, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        match url::Url::parse(&self.database) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("****"));
+                u.to_string()
+            }
+            _ => self.database.clone(),
+        }
+    }
+}
+
+/// The commented example printed by `signalbox default-config`.
+pub const DEFAULT_CONFIG: &str = r#"# signalbox settings. Every key is optional; command-line options and environment variables win.
+
+# Directory of source declarations (sources/<provider>.toml).      env: SIGNALBOX_SOURCES
+sources = "./sources"
+# Directory of flag files (flagd format).                          env: SIGNALBOX_FLAGS
+flags = "./flags"
+# sqlite://PATH (created when missing) or a plain file path.        env: DATABASE_URL
+database = "sqlite://signalbox.db"
+# Address of the HTTP server.                                      env: SIGNALBOX_LISTEN
+listen = "127.0.0.1:8080"
+# Let sources point at private and loopback addresses (never link-local or cloud metadata).
+# Off by default: a source URL is attacker-controlled input in a shared deployment.
+#                                                                  env: SIGNALBOX_ALLOW_PRIVATE_NETWORKS
+allow_private_networks = false
+
+[fetch]
+user_agent = "signalbox/0.1 (+https://github.com/signalbox/signalbox; change monitoring of public vendor documents)"
+connect_timeout_ms = 10000
+timeout_ms = 30000          # whole request, body included
+max_body_bytes = 10485760   # decompressed; a larger body is an error (too_large), never truncated
+retries = 2                 # for timeouts, connection errors, 5xx and 429 only
+backoff_base_ms = 500       # exponential with full jitter
+backoff_max_ms = 30000
+max_retry_after_secs = 120  # a longer Retry-After ends the poll as rate_limited
+global_concurrency = 16
+per_host_concurrency = 2
+
+[scheduler]
+jitter_secs = 30            # capped at a tenth of each source's period
+broken_after = 3            # consecutive failures before a source is reported broken
+max_backoff_secs = 3600     # a failing source is retried less and less often, up to this
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_config_parses_to_the_defaults() {
+        let parsed: Settings = toml::from_str(DEFAULT_CONFIG).unwrap();
+        let d = Settings::default();
+        assert_eq!(parsed.database, d.database);
+        assert_eq!(parsed.fetch.max_body_bytes, d.fetch.max_body_bytes);
+        assert_eq!(parsed.scheduler.broken_after, d.scheduler.broken_after);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(&p, "listen = \"x\"\n[fetch]\nretires = 3\n").unwrap();
+        match Settings::from_file(&p) {
+            Err(SettingsError::Invalid { line, message, .. }) => {
+                assert_eq!(line, 3);
+                assert!(message.contains("retires"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let s = Settings {
+            database: "postgres://u:secret@h/db".into(),
+            ..Settings::default()
+        };
+        assert!(!s.database_url_redacted().contains("secret"));
+    }
+}

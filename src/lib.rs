@@ -1,0 +1,16 @@
+//! signalbox: watches AI vendors' documents, triages their changes, serves flags.
+//!
+//! The pipeline, one module per stage, data moving forward:
+//! `config` (sources, settings) → `scheduler` → `fetch` → `extract` → `store` → `diff`, driven for
+//! one source by `watch`; `api` and the CLI (`main.rs`) are thin shells over the same functions.
+
+pub mod api;
+pub mod config;
+pub mod diff;
+pub mod extract;
+pub mod fetch;
+pub mod health;
+pub mod scheduler;
+pub mod server;
+pub mod store;
+pub mod watch;

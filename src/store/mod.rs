@@ -1,0 +1,242 @@
+//! The snapshot store: blobs, snapshots, changes, fetch attempts and source health.
+//!
+//! SQLite (one file, WAL) is the embedded default. Everything one poll writes goes through
+//! [`Store::commit_poll`] in one transaction, so a crash never leaves a snapshot without its change
+//! or a change without its snapshot.
+
+mod sqlite;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use sqlite::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL `{0}` (use sqlite://PATH or a file path)")]
+    UnsupportedUrl(String),
+    #[error("stored blob {0} is missing")]
+    MissingBlob(String),
+    #[error("stored blob {sha} is corrupt: {reason}")]
+    CorruptBlob { sha: String, reason: String },
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub(crate) fn to_millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// The provider's document changed.
+    Change,
+    /// Our extraction rules changed and the stored raw body was re-read: not news.
+    RulesUpgrade,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Change => "change",
+            ChangeKind::RulesUpgrade => "rules_upgrade",
+        }
+    }
+    fn parse(s: &str) -> ChangeKind {
+        if s == "rules_upgrade" {
+            ChangeKind::RulesUpgrade
+        } else {
+            ChangeKind::Change
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotOrigin {
+    Fetch,
+    RulesUpgrade,
+}
+
+impl SnapshotOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            SnapshotOrigin::Fetch => "fetch",
+            SnapshotOrigin::RulesUpgrade => "rules_upgrade",
+        }
+    }
+}
+
+/// A stored snapshot without its bodies.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotMeta {
+    pub id: i64,
+    pub source: String,
+    pub fetched_at: DateTime<Utc>,
+    pub url: String,
+    pub http_status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub raw_sha256: String,
+    pub text_sha256: String,
+    pub rules_hash: String,
+    pub origin: String,
+}
+
+/// A stored change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRecord {
+    pub id: i64,
+    pub source: String,
+    pub before: i64,
+    pub after: i64,
+    pub detected_at: DateTime<Utc>,
+    pub kind: ChangeKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<serde_json::Value>,
+}
+
+/// Health and validators of one source.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceState {
+    pub source: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_change: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub last_error_class: Option<String>,
+    pub last_error: Option<String>,
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// A fetch attempt as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRecord {
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub url: String,
+    pub status: Option<u16>,
+    pub bytes: u64,
+    pub error_class: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A snapshot to write. Bodies are given uncompressed; the store hashes and compresses them.
+#[derive(Debug, Clone)]
+pub struct NewSnapshot {
+    pub fetched_at: DateTime<Utc>,
+    pub url: String,
+    pub http_status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub raw: Blob,
+    pub text: Blob,
+    pub rules_hash: String,
+    pub origin: SnapshotOrigin,
+}
+
+/// Bytes with their hash. `bytes` is `None` when the blob is known to be stored already (a rules
+/// upgrade reuses the raw body it read back), which saves compressing it again.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub sha256: String,
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl Blob {
+    pub fn new(bytes: Vec<u8>) -> Blob {
+        Blob {
+            sha256: sha256_hex(&bytes),
+            bytes: Some(bytes),
+        }
+    }
+    pub fn stored(sha256: String) -> Blob {
+        Blob { sha256, bytes: None }
+    }
+}
+
+/// Which snapshot a new change points at: one already stored, or one written in the same poll.
+#[derive(Debug, Clone, Copy)]
+pub enum SnapRef {
+    Stored(i64),
+    New(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub kind: ChangeKind,
+    pub before: SnapRef,
+    pub after: SnapRef,
+    pub diff: serde_json::Value,
+}
+
+/// How a poll ended, for the health record.
+#[derive(Debug, Clone)]
+pub enum PollResult {
+    Success {
+        validators: crate::fetch::Validators,
+        changed: bool,
+    },
+    /// A 304: keep the validators we have.
+    NotModified,
+    Failure {
+        class: String,
+        message: String,
+    },
+}
+
+/// Everything one poll writes, committed together.
+#[derive(Debug, Clone)]
+pub struct PollWrite {
+    pub source: String,
+    pub url: String,
+    pub at: DateTime<Utc>,
+    pub attempts: Vec<crate::fetch::Attempt>,
+    pub snapshots: Vec<NewSnapshot>,
+    pub changes: Vec<NewChange>,
+    pub result: PollResult,
+}
+
+/// Ids assigned by a commit.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    pub snapshots: Vec<i64>,
+    pub changes: Vec<ChangeRecord>,
+}
+
+fn compress(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+fn decompress(sha: &str, data: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .map_err(|e| StoreError::CorruptBlob {
+            sha: sha.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if sha256_hex(&out) != sha {
+        return Err(StoreError::CorruptBlob {
+            sha: sha.to_owned(),
+            reason: "hash mismatch".into(),
+        });
+    }
+    Ok(out)
+}
