@@ -159,7 +159,8 @@ struct BadRedirectScheme(String);
 impl Fetcher {
     pub fn new(settings: FetchSettings, allow_private: bool) -> Result<Fetcher, reqwest::Error> {
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // `previous` holds the original URL and every hop already followed.
+            if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(TooManyRedirects);
             }
             let scheme = attempt.url().scheme().to_owned();

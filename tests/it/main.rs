@@ -1,1 +1,7 @@
+//! The one integration-test binary: real HTTP over 127.0.0.1, real SQLite files, the real binary.
 
+mod cli;
+mod fixture;
+mod helpers;
+mod server;
+mod watcher;

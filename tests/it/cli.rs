@@ -1,0 +1,158 @@
+//! The `signalbox` binary, as a user or a script runs it.
+
+use crate::fixture::{Fixture, Page};
+use crate::helpers::Env;
+use std::process::{Command, Output};
+
+fn signalbox(env: &Env, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(args)
+        .env("SIGNALBOX_SOURCES", env.sources_dir())
+        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("SIGNALBOX_ALLOW_PRIVATE_NETWORKS", "true")
+        .env_remove("RUST_LOG")
+        .env_remove("SIGNALBOX_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn validate_prints_every_problem_with_its_line() {
+    let env = Env::new();
+    std::fs::write(
+        env.sources_dir().join("broken.toml"),
+        r#"provider = "acme"
+
+[[source]]
+id = "acme-a"
+kind = "webpage"
+url = "https://acme.test/a"
+doc_type = "policy"
+
+[[source]]
+id = "acme-b"
+kind = "html"
+url = "not a url"
+doc_type = "pricing"
+schedule = "*/5 * * *"
+select = ["main >>> p"]
+ignore = ['[unclosed']
+colour = "red"
+
+[[source]]
+id = "acme-a"
+kind = "json"
+url = "https://acme.test/c"
+doc_type = "sports"
+"#,
+    )
+    .unwrap();
+    std::fs::write(env.sources_dir().join("notes.txt"), "not a source file").unwrap();
+    let o = signalbox(&env, &["sources", "validate"]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    for (line, what) in [
+        (5, "unknown kind `webpage`"),
+        (12, "bad URL"),
+        (14, "bad cron schedule"),
+        (15, "bad CSS selector"),
+        (16, "bad ignore regex"),
+        (17, "unknown key `colour`"),
+        (23, "unknown doc_type `sports`"),
+    ] {
+        assert!(
+            out.contains(&format!("broken.toml:{line}: {what}")),
+            "missing line {line} `{what}` in:\n{out}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&o.stderr).contains("problem(s)"));
+
+    // The JSON form carries the same problems for scripts.
+    let o = signalbox(&env, &["sources", "validate", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(v["problems"].as_array().unwrap().len() >= 7);
+}
+
+#[test]
+fn validate_passes_on_the_shipped_sources() {
+    let env = Env::new();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/sources");
+    let o = signalbox(&env, &["sources", "validate", shipped]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_history_show_and_list_from_the_command_line() {
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    env.write_source("acme-policy", "html", &fx.url("/aup"), "policy", "select = [\"main\"]");
+    fx.set("/aup", Page::html("<main><p>No spam.</p></main>"));
+    let run = |args: Vec<&str>| signalbox(&env, &args);
+    let o = run(vec!["check", "--source", "acme-policy", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["outcome"], "first");
+    let between = chrono::Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    fx.set("/aup", Page::html("<main><p>No spam.</p><p>No malware.</p></main>"));
+    let o = run(vec!["check"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("CHANGED"), "{}", stdout(&o));
+
+    let o = run(vec!["history", "acme-policy", "--format", "json"]);
+    let h: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = h.as_array().unwrap();
+    assert_eq!(h.len(), 1);
+    for key in ["id", "source", "before", "after", "detected_at", "kind"] {
+        assert!(h[0].get(key).is_some(), "history lacks {key}");
+    }
+    assert_eq!(h[0]["kind"], "change");
+
+    let o = run(vec!["show", "acme-policy"]);
+    assert_eq!(stdout(&o).trim(), "No spam.\n\nNo malware.");
+    let at = between.to_rfc3339();
+    let o = signalbox(&env, &["show", "acme-policy", "--at", &at]);
+    assert_eq!(stdout(&o).trim(), "No spam.");
+    let o = run(vec!["show", "acme-policy", "--at", "2001-01-01"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(vec!["show", "acme-policy", "--at", "last tuesday"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = run(vec!["sources", "list", "--format", "json"]);
+    let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(l[0]["id"], "acme-policy");
+    assert!(l[0]["last_change"].is_string());
+    assert!(l[0]["last_error_class"].is_null());
+
+    // A failing source makes `check` exit 1 and shows in the health table.
+    fx.set("/aup", Page::html("down").status(503));
+    let o = run(vec!["check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(vec!["sources", "list"]);
+    assert!(stdout(&o).contains("http_5xx"), "{}", stdout(&o));
+
+    let o = run(vec!["check", "--source", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(vec!["default-config"]);
+    assert!(stdout(&o).contains("[fetch]"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_the_extracted_text_and_stores_nothing() {
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    env.write_source("acme-policy", "html", &fx.url("/aup"), "policy", "select = [\"main\"]");
+    fx.set(
+        "/aup",
+        Page::html("<nav>menu</nav><main><h2>Rules</h2><ul><li>One</li></ul></main>"),
+    );
+    let o = signalbox(&env, &["check", "--source", "acme-policy", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o).trim(), "## Rules\n\n- One");
+    let o = signalbox(&env, &["history", "acme-policy", "--format", "json"]);
+    assert_eq!(stdout(&o).trim(), "[]");
+}
