@@ -113,6 +113,31 @@ impl Watcher {
         }
     }
 
+    /// Polls every source once, at most `concurrency` at a time; `done` is called with each
+    /// source id as its poll finishes. Memory is bounded by `concurrency`, not by the number of
+    /// sources.
+    pub async fn poll_all(
+        &self,
+        sources: &[Source],
+        concurrency: usize,
+        done: impl Fn(&str),
+    ) -> Result<Vec<PollReport>, WatchError> {
+        use futures_util::StreamExt;
+        futures_util::stream::iter(sources)
+            .map(|src| async move { self.poll(src).await })
+            .buffer_unordered(concurrency.max(1))
+            .map(|r| {
+                if let Ok(r) = &r {
+                    done(&r.source);
+                }
+                r
+            })
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
     /// Polls one source once and commits what it found.
     pub async fn poll(&self, source: &Source) -> Result<PollReport, WatchError> {
         let extractor = match Extractor::new(source.kind, source.rules.clone(), Some(source.url.clone())) {

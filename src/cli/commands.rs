@@ -2,14 +2,13 @@
 
 use super::{Command, Failure, Format, SourcesCommand};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use futures_util::StreamExt;
 use signalbox::config::{Settings, Source, sources};
 use signalbox::extract::Extractor;
 use signalbox::fetch::{Fetcher, Outcome, Validators};
 use signalbox::health::source_rows;
 use signalbox::server::{self, App};
 use signalbox::store::Store;
-use signalbox::watch::{PollOutcome, PollReport};
+use signalbox::watch::PollOutcome;
 use std::io::IsTerminal;
 
 pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
@@ -113,22 +112,13 @@ async fn check(s: Settings, only: Option<&str>, format: Format) -> Result<(), Fa
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let watcher = app.watcher.clone();
-    let mut reports: Vec<PollReport> = futures_util::stream::iter(selected.iter())
-        .map(|src| {
-            let (w, bar) = (watcher.clone(), bar.clone());
-            async move {
-                let r = w.poll(src).await;
-                bar.inc(1);
-                bar.set_message(src.id.clone());
-                r
-            }
+    let mut reports = app
+        .watcher
+        .poll_all(&selected, concurrency, |id| {
+            bar.inc(1);
+            bar.set_message(id.to_owned());
         })
-        .buffer_unordered(concurrency)
-        .collect::<Vec<_>>()
         .await
-        .into_iter()
-        .collect::<Result<_, _>>()
         .map_err(runtime)?;
     bar.finish_and_clear();
     reports.sort_by(|a, b| a.source.cmp(&b.source));
