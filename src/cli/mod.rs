@@ -39,8 +39,8 @@ struct GlobalOpts {
     #[arg(long, global = true, env = "SIGNALBOX_LISTEN")]
     listen: Option<String>,
     /// Let sources point at private and loopback addresses (never link-local or metadata).
-    #[arg(long, global = true, env = "SIGNALBOX_ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true")]
-    allow_private_networks: Option<bool>,
+    #[arg(long, global = true, env = "SIGNALBOX_ALLOW_PRIVATE_NETWORKS")]
+    allow_private_networks: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -141,8 +141,9 @@ fn settings(g: &GlobalOpts) -> Result<Settings, Failure> {
     if let Some(v) = &g.listen {
         s.listen = v.clone();
     }
-    if let Some(v) = g.allow_private_networks {
-        s.allow_private_networks = v;
+    // A flag can only switch it on; the settings file may also switch it on.
+    if g.allow_private_networks {
+        s.allow_private_networks = true;
     }
     Ok(s)
 }
