@@ -146,10 +146,19 @@ impl Diff {
 
 /// Compares two versions of one source. Documents of different shapes (which only happens when a
 /// source changes kind) are compared as text.
+///
+/// The structured diffs look at what people act on (items, component states, incidents). When a
+/// document changed in a way they do not model (a component renamed, a page description edited),
+/// the text diff of the canonical documents is returned instead, so a change never comes with an
+/// empty diff.
 pub fn diff(before: &Normalized, after: &Normalized) -> Diff {
-    match (before, after) {
-        (Normalized::Feed(a), Normalized::Feed(b)) => Diff::Feed(feed_diff(&a.entries, &b.entries)),
-        (Normalized::Status(a), Normalized::Status(b)) => Diff::Status(status_diff(a, b)),
+    let structured = match (before, after) {
+        (Normalized::Feed(a), Normalized::Feed(b)) => Some(Diff::Feed(feed_diff(&a.entries, &b.entries))),
+        (Normalized::Status(a), Normalized::Status(b)) => Some(Diff::Status(status_diff(a, b))),
+        _ => None,
+    };
+    match structured {
+        Some(d) if !d.is_empty() => d,
         _ => Diff::Text(text_diff(&before.to_text(), &after.to_text())),
     }
 }

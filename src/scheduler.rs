@@ -12,6 +12,7 @@ use crate::store::SourceState;
 use crate::watch::{PollOutcome, PollReport, Watcher};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -31,21 +32,27 @@ pub fn next_run(
     let jitter = Duration::milliseconds(rand::rng().random_range(0..=jitter_cap.max(0)));
     let failures = state.map(|s| s.consecutive_failures).unwrap_or(0);
     let last = state.and_then(|s| s.last_attempt);
-    let cron_next = match last {
-        // Never polled, or a run was missed while we were down: poll now, spread by the jitter.
-        None => return now + jitter,
-        Some(l) if l + period < now && failures == 0 => return now + jitter,
-        Some(l) => source.schedule.next_after(l.max(now - period)).unwrap_or(now + period),
+    // A server's Retry-After is honoured across polls, not only within one.
+    let not_before = state.and_then(|s| s.not_before).unwrap_or(now).max(now);
+    let next = match last {
+        // Never polled: poll now, spread by the jitter.
+        None => return not_before + jitter,
+        Some(l) => match source.schedule.next_after(l) {
+            // A firing was missed while we were down (or busy): catch up now.
+            Some(due) if due < now && failures == 0 => now,
+            Some(due) => due.max(now),
+            None => now + period,
+        },
     };
-    let next = cron_next.max(now) + jitter;
-    if failures == 0 {
-        return next;
+    let mut next = next.max(not_before) + jitter;
+    if failures > 0 {
+        // A failing source is retried less and less often: 30 s, 1 min, 2 min ... up to the cap,
+        // and never more often than its own schedule.
+        let backoff_secs = (30u64 << (failures - 1).min(16)).min(s.max_backoff_secs) as i64;
+        let after_backoff = last.unwrap_or(now) + Duration::seconds(backoff_secs);
+        next = next.max(after_backoff + jitter);
     }
-    // A failing source is retried less and less often: 30 s, 1 min, 2 min ... up to the cap, but
-    // never more often than its own schedule.
-    let backoff_secs = (30u64 << (failures - 1).min(16)).min(s.max_backoff_secs) as i64;
-    let after_backoff = last.unwrap_or(now) + Duration::seconds(backoff_secs);
-    next.max(after_backoff + jitter)
+    next
 }
 
 /// Logs the health transitions a person on call cares about.
@@ -65,7 +72,8 @@ fn log_health(report: &PollReport, failures_before: u32, broken_after: u32) {
     }
 }
 
-/// Runs until `shutdown` turns true.
+/// Runs until `shutdown` turns true. `concurrency` bounds the polls in flight; the fetcher's own
+/// global and per-host limits apply beneath it.
 pub async fn run(
     watcher: Arc<Watcher>,
     sources: Vec<Source>,
@@ -73,6 +81,7 @@ pub async fn run(
     concurrency: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let concurrency = concurrency.max(1);
     let sources: Vec<Arc<Source>> = sources.into_iter().filter(|s| s.enabled).map(Arc::new).collect();
     let now = Utc::now();
     let mut due: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(sources.len());
@@ -84,18 +93,20 @@ pub async fn run(
     }
     tracing::info!(sources = sources.len(), concurrency, "scheduler started");
 
-    let mut running: JoinSet<(usize, u32, Option<PollReport>)> = JoinSet::new();
+    // Each running poll's task id → its source index, so that even a panicked poll is rescheduled.
+    let mut running: JoinSet<(u32, Option<PollReport>)> = JoinSet::new();
+    let mut task_source: HashMap<tokio::task::Id, usize> = HashMap::new();
     loop {
         // Launch everything due, up to the concurrency limit. `None` marks a running source.
         let now = Utc::now();
         for (i, slot) in due.iter_mut().enumerate() {
-            if running.len() >= concurrency.max(1) {
+            if running.len() >= concurrency {
                 break;
             }
             if slot.is_some_and(|at| at <= now) {
                 *slot = None;
                 let (w, s) = (watcher.clone(), sources[i].clone());
-                running.spawn(async move {
+                let handle = running.spawn(async move {
                     let before = w
                         .store
                         .state(&s.id)
@@ -105,29 +116,43 @@ pub async fn run(
                         .map(|x| x.consecutive_failures)
                         .unwrap_or(0);
                     match w.poll(&s).await {
-                        Ok(r) => (i, before, Some(r)),
+                        Ok(r) => (before, Some(r)),
                         Err(e) => {
                             tracing::error!(source = %s.id, error = %e, "poll could not be recorded");
-                            (i, before, None)
+                            (before, None)
                         }
                     }
                 });
+                task_source.insert(handle.id(), i);
             }
         }
         let next_due = due.iter().flatten().min().copied();
         let sleep = match next_due {
-            Some(at) if running.len() < concurrency.max(1) => (at - Utc::now()).to_std().unwrap_or_default(),
+            Some(at) if running.len() < concurrency => (at - Utc::now()).to_std().unwrap_or_default(),
             _ => std::time::Duration::from_secs(3600),
         };
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = tokio::time::sleep(sleep) => {}
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                let Ok((i, before, report)) = done else { continue };
-                if let Some(r) = &report {
-                    log_health(r, before, settings.broken_after);
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let (id, result) = match done {
+                    Ok((id, out)) => (id, Some(out)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "poll task failed");
+                        (e.id(), None)
+                    }
+                };
+                let Some(i) = task_source.remove(&id) else { continue };
+                let mut state = watcher.store.state(&sources[i].id).await.ok().flatten();
+                match result {
+                    Some((before, Some(r))) => log_health(&r, before, settings.broken_after),
+                    // Nothing was recorded: back off as if the poll had failed, never spin.
+                    _ => {
+                        let st = state.get_or_insert_with(SourceState::default);
+                        st.consecutive_failures += 1;
+                        st.last_attempt = Some(Utc::now());
+                    }
                 }
-                let state = watcher.store.state(&sources[i].id).await.ok().flatten();
                 let at = next_run(&sources[i], state.as_ref(), Utc::now(), &settings);
                 let _ = watcher.store.set_next_run(&sources[i].id, at).await;
                 due[i] = Some(at);

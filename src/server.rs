@@ -74,7 +74,9 @@ pub async fn serve(
         app.watcher.clone(),
         app.sources.as_ref().clone(),
         app.settings.scheduler.clone(),
-        app.settings.fetch.global_concurrency,
+        // More polls than fetch slots: polls waiting on a busy host's limit must not keep other
+        // hosts' polls from starting. Waiting polls hold no body, so memory stays bounded.
+        app.settings.fetch.global_concurrency * 4,
         rx.clone(),
     ));
     let state = AppState {

@@ -140,28 +140,48 @@ impl Watcher {
 
     /// Polls one source once and commits what it found.
     pub async fn poll(&self, source: &Source) -> Result<PollReport, WatchError> {
+        match self.poll_once(source).await {
+            // Another process (a `check` beside `serve`) recorded a version first: compare again
+            // against what it stored rather than record the same change twice.
+            Err(WatchError::Store(StoreError::Conflict)) => {
+                tracing::info!(source = %source.id, "another poll committed first; polling again");
+                self.poll_once(source).await
+            }
+            r => r,
+        }
+    }
+
+    async fn poll_once(&self, source: &Source) -> Result<PollReport, WatchError> {
         let extractor = match Extractor::new(source.kind, source.rules.clone(), Some(source.url.clone())) {
             Ok(e) => Arc::new(e),
             Err(e) => {
-                return self
-                    .fail(source, Vec::new(), ErrorClass::ExtractFailed, e.to_string())
-                    .await;
+                let err = FetchError::new(ErrorClass::ExtractFailed, e.to_string());
+                return self.fail(source, Vec::new(), err).await;
             }
         };
         let rules_hash = source.rules_hash();
         let latest = self.store.latest_snapshot(&source.id).await?;
-        let state = self.store.state(&source.id).await?;
-        // Validators are only worth sending when we hold the body they describe.
-        let validators = match (&latest, state) {
-            (Some(_), Some(s)) => Validators {
-                etag: s.etag,
-                last_modified: s.last_modified,
+        let state = self.store.state(&source.id).await?.unwrap_or_default();
+        // The owner pointed the source at another URL: the old version says nothing about the new
+        // document, so the first fetch of the new URL becomes the baseline (never a change).
+        let repointed = state.source_url.as_deref().is_some_and(|u| u != source.url.as_str());
+        if repointed {
+            tracing::warn!(source = %source.id, from = ?state.source_url, to = %source.url,
+                "source URL changed: the next version becomes the baseline");
+        }
+        // Validators are only worth sending when we hold the body they describe, read under the
+        // current rules from the current URL: otherwise a 304 would hide the new rules' effect.
+        let validators = match &latest {
+            Some(l) if !repointed && l.rules_hash == rules_hash => Validators {
+                etag: state.etag,
+                last_modified: state.last_modified,
             },
             _ => Validators::default(),
         };
 
         let mut write = PollWrite {
             source: source.id.clone(),
+            expected_latest: latest.as_ref().map(|l| l.id),
             url: source.url.to_string(),
             at: Utc::now(),
             attempts: Vec::new(),
@@ -172,6 +192,7 @@ impl Watcher {
 
         let baseline = match &latest {
             None => None,
+            Some(_) if repointed => None,
             Some(l) if l.rules_hash == rules_hash => Some(self.baseline_from(l, source).await?),
             Some(l) => {
                 self.rules_upgrade(l, source, &extractor, &rules_hash, &mut write)
@@ -182,11 +203,7 @@ impl Watcher {
         let report = self.fetcher.fetch(&source.url, &source.headers, &validators).await;
         write.attempts = report.attempts;
         let fetched = match report.result {
-            Err(FetchError { class, message, .. }) => {
-                return self
-                    .fail(source, std::mem::take(&mut write.attempts), class, message)
-                    .await;
-            }
+            Err(err) => return self.fail(source, std::mem::take(&mut write.attempts), err).await,
             Ok(Outcome::NotModified) => {
                 let outcome = unchanged(&write);
                 return self.finish(source, write, outcome).await;
@@ -207,18 +224,11 @@ impl Watcher {
         }
 
         let bytes = raw.bytes.clone().expect("a fresh blob has its bytes");
-        let ex = extractor.clone();
-        let doc = match tokio::task::spawn_blocking(move || ex.extract(&bytes)).await? {
+        let doc = match extract_off_thread(&extractor, bytes).await {
             Ok(doc) => doc,
             Err(e) => {
-                return self
-                    .fail(
-                        source,
-                        std::mem::take(&mut write.attempts),
-                        ErrorClass::ExtractFailed,
-                        e.to_string(),
-                    )
-                    .await;
+                let err = FetchError::new(ErrorClass::ExtractFailed, e.to_string());
+                return self.fail(source, std::mem::take(&mut write.attempts), err).await;
             }
         };
         let text = Blob::new(doc.to_text().into_bytes());
@@ -238,8 +248,9 @@ impl Watcher {
             let idx = write.snapshots.len() - 1;
             let outcome = match &latest {
                 None => PollOutcome::First { snapshot: 0 },
-                // The old version could not be re-read under the new rules: the fresh version
-                // becomes the baseline, recorded as a rules upgrade rather than raised as news.
+                // The source was re-pointed at another URL, or its old version cannot be read under
+                // the new rules: the fresh version becomes the baseline, recorded as a rules
+                // upgrade (our side changed) rather than raised as news.
                 Some(l) => {
                     let before = Normalized::from_text(source.kind, &self.store.blob_text(&l.text_sha256).await?);
                     let d = before.map(|b| diff(&b, &doc)).ok();
@@ -285,6 +296,16 @@ impl Watcher {
     }
 }
 
+/// Extraction is CPU work (an HTML parse can take milliseconds): it runs on the blocking pool so
+/// it never stalls the scheduler or the HTTP server. A panic in an extractor is an extraction
+/// error of this document, not a crash of the poll.
+async fn extract_off_thread(ex: &Arc<Extractor>, bytes: Vec<u8>) -> Result<Normalized, ExtractError> {
+    let ex = ex.clone();
+    tokio::task::spawn_blocking(move || ex.extract(&bytes))
+        .await
+        .unwrap_or_else(|e| Err(ExtractError::Structure(format!("extractor failed: {e}"))))
+}
+
 /// The outcome of a poll whose fetched document equals the baseline: nothing new from the
 /// provider, but possibly a rules upgrade written on the way.
 fn unchanged(write: &PollWrite) -> PollOutcome {
@@ -318,9 +339,7 @@ impl Watcher {
         write: &mut PollWrite,
     ) -> Result<Option<Baseline>, WatchError> {
         let raw = self.store.blob(&latest.raw_sha256).await?;
-        let ex = extractor.clone();
-        let result: Result<Normalized, ExtractError> = tokio::task::spawn_blocking(move || ex.extract(&raw)).await?;
-        let doc = match result {
+        let doc = match extract_off_thread(extractor, raw).await {
             Ok(doc) => doc,
             Err(e) => {
                 tracing::warn!(source = %source.id, error = %e, "stored version cannot be re-read under the new rules");
@@ -357,13 +376,14 @@ impl Watcher {
         }))
     }
 
-    async fn fail(
-        &self,
-        source: &Source,
-        attempts: Vec<Attempt>,
-        class: ErrorClass,
-        message: String,
-    ) -> Result<PollReport, WatchError> {
+    async fn fail(&self, source: &Source, attempts: Vec<Attempt>, err: FetchError) -> Result<PollReport, WatchError> {
+        let FetchError {
+            class,
+            message,
+            retry_after,
+        } = err;
+        // A Retry-After longer than we wait in-line is kept, so the scheduler honours it too.
+        let not_before = retry_after.map(|s| Utc::now() + chrono::Duration::seconds(s.min(86_400) as i64));
         let failures_before = self
             .store
             .state(&source.id)
@@ -378,9 +398,11 @@ impl Watcher {
             // Nothing of a failed poll is stored as a version, not even a rules upgrade.
             snapshots: Vec::new(),
             changes: Vec::new(),
+            expected_latest: None,
             result: PollResult::Failure {
                 class: class.as_str().to_owned(),
                 message: message.clone(),
+                not_before,
             },
         };
         let n = write.attempts.len();

@@ -55,6 +55,7 @@ CREATE INDEX fetch_attempts_by_source ON fetch_attempts(source_id, id);
 -- Per-source health and conditional-GET validators.
 CREATE TABLE source_state (
     source_id TEXT PRIMARY KEY NOT NULL,
+    source_url TEXT,                    -- the declared URL the validators and the baseline belong to
     etag TEXT,
     last_modified TEXT,
     last_attempt INTEGER,
@@ -63,5 +64,6 @@ CREATE TABLE source_state (
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     last_error_class TEXT,
     last_error TEXT,
+    not_before INTEGER,                 -- a server's Retry-After: no poll before this
     next_run INTEGER
 );

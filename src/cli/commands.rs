@@ -44,6 +44,14 @@ fn runtime<E: std::fmt::Display>(e: E) -> Failure {
     Failure::Runtime(e.to_string())
 }
 
+/// Opens the store; a database URL we cannot use is a configuration error (exit 2).
+async fn open_store(s: &Settings) -> Result<Store, Failure> {
+    Store::open(&s.database).await.map_err(|e| match e {
+        signalbox::store::StoreError::UnsupportedUrl(_) => Failure::Usage(e.to_string()),
+        e => Failure::Runtime(e.to_string()),
+    })
+}
+
 fn print_json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("output serializes"));
 }
@@ -182,7 +190,7 @@ async fn dry_run_check(s: Settings, id: &str) -> Result<(), Failure> {
 
 async fn list(s: Settings, format: Format) -> Result<(), Failure> {
     let list = sources::load_dir(&s.sources).map_err(|e| Failure::Usage(e.to_string()))?;
-    let store = Store::open(&s.database).await.map_err(runtime)?;
+    let store = open_store(&s).await?;
     let rows = source_rows(&store, &list, &s.scheduler).await.map_err(runtime)?;
     store.close().await;
     if format == Format::Json {
@@ -217,7 +225,7 @@ async fn list(s: Settings, format: Format) -> Result<(), Failure> {
 }
 
 async fn history(s: Settings, source: &str, format: Format) -> Result<(), Failure> {
-    let store = Store::open(&s.database).await.map_err(runtime)?;
+    let store = open_store(&s).await?;
     let mut all = Vec::new();
     let mut after = 0;
     loop {
@@ -280,7 +288,7 @@ async fn show(s: Settings, source: &str, at: Option<&str>, format: Format) -> Re
             ))
         })?),
     };
-    let store = Store::open(&s.database).await.map_err(runtime)?;
+    let store = open_store(&s).await?;
     let snap = match when {
         None => store.latest_snapshot(source).await,
         Some(t) => store.snapshot_at(source, t).await,

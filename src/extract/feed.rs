@@ -55,6 +55,15 @@ pub(super) fn extract(body: &[u8]) -> Result<FeedDoc, ExtractError> {
     let mut entries: Vec<FeedEntry> = feed.entries.into_iter().map(entry).collect();
     // Newest first; `None < Some`, so reversing the comparison also puts undated entries last.
     entries.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
+    // Items are compared by id, so ids must be unique; a repeated one gets its date, then a count.
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for e in &mut entries {
+        let n = seen.entry(e.id.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            e.id = format!("{}#{}", e.id, e.published.clone().unwrap_or_else(|| n.to_string()));
+        }
+    }
     Ok(FeedDoc { entries })
 }
 
@@ -88,10 +97,14 @@ fn entry(e: Entry) -> FeedEntry {
         })
         .unwrap_or_default();
 
+    // Without a guid, link and title together: changelog feeds often point every item at the
+    // same page, so the link alone would merge distinct items.
     let id = Some(e.id.trim().to_owned())
         .filter(|id| !id.is_empty())
-        .or_else(|| link.clone())
-        .unwrap_or_else(|| title.clone());
+        .unwrap_or_else(|| match &link {
+            Some(l) => format!("{l} {title}"),
+            None => title.clone(),
+        });
 
     FeedEntry {
         id,
@@ -274,15 +287,30 @@ mod tests {
     }
 
     #[test]
-    fn missing_ids_fall_back_to_link_then_title_and_are_stable() {
+    fn missing_ids_fall_back_to_link_and_title_and_are_stable() {
         let body = r#"<rss version="2.0"><channel><title>t</title>
             <item><title>No link</title></item>
             <item><title>Linked</title><link>https://example.com/a?gclid=1</link></item>
         </channel></rss>"#;
         let a = extract(body.as_bytes()).unwrap();
         let ids: Vec<&str> = a.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["No link", "https://example.com/a"]);
+        assert_eq!(ids, ["No link", "https://example.com/a Linked"]);
         assert_eq!(a, extract(body.as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn repeated_ids_are_made_unique() {
+        let body = r#"<rss version="2.0"><channel><title>t</title>
+            <item><guid>x</guid><title>One</title><pubDate>Mon, 05 Jan 2026 10:00:00 GMT</pubDate></item>
+            <item><guid>x</guid><title>Two</title><pubDate>Tue, 06 Jan 2026 10:00:00 GMT</pubDate></item>
+        </channel></rss>"#;
+        let ids: Vec<String> = extract(body.as_bytes())
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["x", "x#2026-01-05T10:00:00Z"]);
     }
 
     #[test]

@@ -183,7 +183,7 @@ impl Extractor {
             Kind::Statuspage => Normalized::Status(statuspage::extract(body)?),
             Kind::Json => Normalized::Json(json::extract(body, self.rules.json_path.as_deref())?),
         };
-        let doc = self.apply_ignore(doc);
+        let doc = self.apply_ignore(doc)?;
         if doc.to_text().trim().is_empty() {
             return Err(ExtractError::Empty);
         }
@@ -191,10 +191,12 @@ impl Extractor {
     }
 
     /// Removes the `ignore` regexes' matches. Text documents are edited as a whole; structured
-    /// documents string by string, so that removing noise can never break their JSON.
-    fn apply_ignore(&self, doc: Normalized) -> Normalized {
+    /// documents string by string, so that removing noise can never break their JSON. Fields that
+    /// hold identities or enumerated states (ids, statuses) are left alone: an ignore rule is for
+    /// noise in prose, and a state must not be edited into something else.
+    fn apply_ignore(&self, doc: Normalized) -> Result<Normalized, ExtractError> {
         if self.ignore.is_empty() {
-            return doc;
+            return Ok(doc);
         }
         let strip = |s: &str| -> String {
             let mut out = s.to_owned();
@@ -203,31 +205,39 @@ impl Extractor {
             }
             out
         };
-        match doc {
+        let f = |s: &str| strip(s).trim().to_owned();
+        // A JSON source is the user's own structure: every string is fair game there.
+        let strip_fields = |v: &mut serde_json::Value| map_strings(v, None, PROTECTED_KEYS, &f);
+        let broken =
+            |e: serde_json::Error| ExtractError::BadRule(format!("an ignore rule breaks the document structure: {e}"));
+        Ok(match doc {
             Normalized::Text(t) => Normalized::Text(text::normalize_text(&strip(&t))),
             Normalized::Json(mut v) => {
-                map_strings(&mut v, &|s| strip(s).trim().to_owned());
+                map_strings(&mut v, None, &[], &f);
                 Normalized::Json(v)
             }
             Normalized::Feed(d) => {
                 let mut v = to_value(&d);
-                map_strings(&mut v, &|s| strip(s).trim().to_owned());
-                Normalized::Feed(serde_json::from_value(v).expect("feed document round-trips"))
+                strip_fields(&mut v);
+                Normalized::Feed(serde_json::from_value(v).map_err(broken)?)
             }
             Normalized::Status(d) => {
                 let mut v = to_value(&d);
-                map_strings(&mut v, &|s| strip(s).trim().to_owned());
-                Normalized::Status(serde_json::from_value(v).expect("status document round-trips"))
+                strip_fields(&mut v);
+                Normalized::Status(serde_json::from_value(v).map_err(broken)?)
             }
-        }
+        })
     }
 }
 
-fn map_strings(v: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
+/// Keys whose values are identities or enumerated states, never prose.
+const PROTECTED_KEYS: &[&str] = &["id", "status", "raw_status", "indicator", "impact", "published", "at"];
+
+fn map_strings(v: &mut serde_json::Value, key: Option<&str>, protected: &[&str], f: &dyn Fn(&str) -> String) {
     match v {
-        serde_json::Value::String(s) => *s = f(s),
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| map_strings(x, f)),
-        serde_json::Value::Object(o) => o.values_mut().for_each(|x| map_strings(x, f)),
+        serde_json::Value::String(s) if !key.is_some_and(|k| protected.contains(&k)) => *s = f(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| map_strings(x, key, protected, f)),
+        serde_json::Value::Object(o) => o.iter_mut().for_each(|(k, x)| map_strings(x, Some(k), protected, f)),
         _ => {}
     }
 }

@@ -63,11 +63,15 @@ fn classify(ip: IpAddr) -> Option<Forbidden> {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
         IpAddr::V6(v6) => {
-            // IPv4-mapped and -compatible forms would otherwise smuggle 127.0.0.1 through.
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return classify_v4(v4);
+            // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) forms would otherwise
+            // smuggle 127.0.0.1 or 169.254.169.254 through. `::` and `::1` are IPv6's own.
+            if v6.is_unspecified() || v6.is_loopback() {
+                return classify_v6(v6);
             }
-            classify_v6(v6)
+            match v6.to_ipv4() {
+                Some(v4) => classify_v4(v4),
+                None => classify_v6(v6),
+            }
         }
     }
 }
@@ -219,6 +223,7 @@ mod tests {
             "::1",
             "fd12::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
         ] {
             assert!(check_ip(ip(a), false).is_err(), "{a}");
             assert!(check_ip(ip(a), true).is_ok(), "{a} with allow_private");
@@ -235,6 +240,7 @@ mod tests {
             "0.0.0.0",
             "::",
             "::ffff:169.254.169.254",
+            "::169.254.169.254",
             "224.0.0.1",
         ] {
             assert!(check_ip(ip(a), true).is_err(), "{a}");

@@ -84,7 +84,7 @@ pub struct FetchError {
 }
 
 impl FetchError {
-    fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         FetchError {
             class,
             message: message.into(),
@@ -208,8 +208,9 @@ impl Fetcher {
             let result = {
                 let host = url.host_str().unwrap_or_default().to_owned();
                 let host_limit = self.host_limit(&host);
-                let _g = self.global.acquire().await.expect("semaphore never closed");
+                // Host first: a poll waiting for a busy host must not sit on a global slot.
                 let _h = host_limit.acquire().await.expect("semaphore never closed");
+                let _g = self.global.acquire().await.expect("semaphore never closed");
                 self.attempt(url, headers, validators).await
             };
             let (status, bytes) = match &result {

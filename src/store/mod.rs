@@ -22,6 +22,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored blob {0} is missing")]
     MissingBlob(String),
+    #[error("another poll of this source committed first")]
+    Conflict,
     #[error("stored blob {sha} is corrupt: {reason}")]
     CorruptBlob { sha: String, reason: String },
 }
@@ -120,6 +122,10 @@ pub struct SourceState {
     pub last_error_class: Option<String>,
     pub last_error: Option<String>,
     pub next_run: Option<DateTime<Utc>>,
+    /// The declared URL that the validators and the latest snapshot belong to.
+    pub source_url: Option<String>,
+    /// A server asked us (Retry-After) not to come back before this.
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// A fetch attempt as stored.
@@ -194,6 +200,7 @@ pub enum PollResult {
     Failure {
         class: String,
         message: String,
+        not_before: Option<DateTime<Utc>>,
     },
 }
 
@@ -201,6 +208,9 @@ pub enum PollResult {
 #[derive(Debug, Clone)]
 pub struct PollWrite {
     pub source: String,
+    /// The latest snapshot id this poll compared against. If another process stored a newer one
+    /// meanwhile, the commit is refused with `Conflict` instead of recording the change twice.
+    pub expected_latest: Option<i64>,
     pub url: String,
     pub at: DateTime<Utc>,
     pub attempts: Vec<crate::fetch::Attempt>,

@@ -76,6 +76,8 @@ fn state_from_row(r: &SqliteRow) -> SourceState {
         last_error_class: r.get("last_error_class"),
         last_error: r.get("last_error"),
         next_run: t("next_run"),
+        source_url: r.get("source_url"),
+        not_before: t("not_before"),
     }
 }
 
@@ -278,7 +280,19 @@ impl Store {
 
     /// Writes everything one poll produced in one transaction.
     pub async fn commit_poll(&self, w: PollWrite) -> Result<Committed, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE takes the write lock now, so the check below and the inserts are atomic even
+        // against another process (a `check` beside a running `serve`).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !w.snapshots.is_empty() {
+            let latest: Option<i64> = sqlx::query("SELECT MAX(id) AS id FROM snapshots WHERE source_id = ?")
+                .bind(&w.source)
+                .fetch_one(&mut *tx)
+                .await?
+                .get("id");
+            if latest != w.expected_latest {
+                return Err(StoreError::Conflict);
+            }
+        }
         for a in &w.attempts {
             sqlx::query(
                 "INSERT INTO fetch_attempts (source_id, started_at, duration_ms, url, http_status, bytes, error_class, error)
@@ -365,17 +379,19 @@ impl Store {
                 let Validators { etag, last_modified } = validators;
                 sqlx::query(
                     "INSERT INTO source_state (source_id, etag, last_modified, last_attempt, last_success, last_change,
-                         consecutive_failures, last_error_class, last_error)
-                     VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END, 0, NULL, NULL)
+                         consecutive_failures, last_error_class, last_error, source_url, not_before)
+                     VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END, 0, NULL, NULL, ?6, NULL)
                      ON CONFLICT(source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
                          last_success = ?4, last_change = CASE WHEN ?5 THEN ?4 ELSE last_change END,
-                         consecutive_failures = 0, last_error_class = NULL, last_error = NULL",
+                         consecutive_failures = 0, last_error_class = NULL, last_error = NULL,
+                         source_url = ?6, not_before = NULL",
                 )
                 .bind(&w.source)
                 .bind(etag)
                 .bind(last_modified)
                 .bind(at)
                 .bind(*changed)
+                .bind(&w.url)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -384,24 +400,31 @@ impl Store {
                     "INSERT INTO source_state (source_id, last_attempt, last_success, consecutive_failures)
                      VALUES (?1, ?2, ?2, 0)
                      ON CONFLICT(source_id) DO UPDATE SET last_attempt = ?2, last_success = ?2,
-                         consecutive_failures = 0, last_error_class = NULL, last_error = NULL",
+                         consecutive_failures = 0, last_error_class = NULL, last_error = NULL, not_before = NULL",
                 )
                 .bind(&w.source)
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
             }
-            PollResult::Failure { class, message } => {
+            PollResult::Failure {
+                class,
+                message,
+                not_before,
+            } => {
                 sqlx::query(
-                    "INSERT INTO source_state (source_id, last_attempt, consecutive_failures, last_error_class, last_error)
-                     VALUES (?1, ?2, 1, ?3, ?4)
+                    "INSERT INTO source_state (source_id, last_attempt, consecutive_failures, last_error_class, last_error,
+                         not_before)
+                     VALUES (?1, ?2, 1, ?3, ?4, ?5)
                      ON CONFLICT(source_id) DO UPDATE SET last_attempt = ?2,
-                         consecutive_failures = consecutive_failures + 1, last_error_class = ?3, last_error = ?4",
+                         consecutive_failures = consecutive_failures + 1, last_error_class = ?3, last_error = ?4,
+                         not_before = ?5",
                 )
                 .bind(&w.source)
                 .bind(at)
                 .bind(class)
                 .bind(message)
+                .bind(not_before.map(to_millis))
                 .execute(&mut *tx)
                 .await?;
             }

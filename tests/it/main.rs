@@ -5,3 +5,4 @@ mod fixture;
 mod helpers;
 mod server;
 mod watcher;
+mod watcher_edges;
