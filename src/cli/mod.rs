@@ -39,7 +39,8 @@ struct GlobalOpts {
     #[arg(long, global = true, env = "SIGNALBOX_LISTEN")]
     listen: Option<String>,
     /// Let sources point at private and loopback addresses (never link-local or metadata).
-    #[arg(long, global = true, env = "SIGNALBOX_ALLOW_PRIVATE_NETWORKS")]
+    #[arg(long, global = true, env = "SIGNALBOX_ALLOW_PRIVATE_NETWORKS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     allow_private_networks: bool,
 }
 
