@@ -5,10 +5,12 @@
 //! one source by `watch`; `api` and the CLI (`main.rs`) are thin shells over the same functions.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod diff;
 pub mod extract;
 pub mod fetch;
+pub mod flags;
 pub mod health;
 pub mod scheduler;
 pub mod server;

@@ -3,13 +3,16 @@
 //! listener on port 0, the binary with the configured address.
 
 use crate::api::{self, AppState};
+use crate::auth::{Principal, Scope, Scopes, TokenCache};
 use crate::config::{Settings, Source, SourceErrors, sources};
 use crate::fetch::Fetcher;
+use crate::flags::{FlagService, ServiceError, Telemetry};
 use crate::scheduler;
 use crate::store::{Store, StoreError};
 use crate::watch::{ChangeObserver, LogObserver, Watcher};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,10 @@ pub enum AppError {
     /// Invalid configuration: the process exits with status 2.
     #[error(transparent)]
     Sources(#[from] SourceErrors),
+    #[error(transparent)]
+    Flags(#[from] ServiceError),
+    #[error("invalid serving settings: {0}")]
+    Serving(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
@@ -62,13 +69,72 @@ impl App {
     }
 }
 
-/// Runs the scheduler and the HTTP server on `listener` until `shutdown` completes; then stops
-/// accepting requests, lets in-flight polls finish (or abandons them cleanly) and closes the store.
+/// The flag half: loads the flag files (refusing to start on invalid ones) and checks the
+/// serving settings.
+pub fn flag_service(settings: &Settings) -> Result<Arc<FlagService>, AppError> {
+    let serving = &settings.serving;
+    if serving.environments.is_empty() {
+        return Err(AppError::Serving("at least one environment is needed".into()));
+    }
+    if serving.allow_anonymous && !serving.environments.contains(&serving.anonymous_env) {
+        return Err(AppError::Serving(format!(
+            "anonymous_env `{}` is not a configured environment",
+            serving.anonymous_env
+        )));
+    }
+    let service = Arc::new(FlagService::new(settings.flags.clone(), serving.environments.clone()));
+    service.reload()?;
+    Ok(service)
+}
+
+/// Runs the scheduler, the flag service and the HTTP server on `listener` until `shutdown`
+/// completes; then stops accepting requests, lets in-flight polls finish (or abandons them
+/// cleanly), flushes telemetry and closes the store.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let flags = flag_service(&app.settings)?;
+    let serving = Arc::new(app.settings.serving.clone());
+    let store = app.watcher.store.clone();
+    let tokens = Arc::new(TokenCache::default());
+    tokens.refresh(&store).await?;
+    let telemetry = Arc::new(Telemetry::default());
+    let sse_key: Arc<[u8]> = if serving.sse_secret.is_empty() {
+        let mut k = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
+        Arc::from(&k[..])
+    } else {
+        Arc::from(serving.sse_secret.as_bytes())
+    };
+    let anonymous = serving.allow_anonymous.then(|| {
+        tracing::warn!(env = %serving.anonymous_env, "anonymous flag evaluation is allowed: development use only");
+        Arc::new(Principal {
+            token_id: 0,
+            name: "anonymous".into(),
+            scopes: Scopes::of([Scope::FlagsRead]),
+            env: serving.anonymous_env.as_str().into(),
+        })
+    });
+
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(
+        tokens
+            .clone()
+            .refresh_forever(store.clone(), Duration::from_secs(serving.token_refresh_secs.max(1))),
+    );
+    background.spawn(
+        flags
+            .clone()
+            .watch(Duration::from_millis(serving.reload_poll_ms.max(50))),
+    );
+    background.spawn(
+        telemetry
+            .clone()
+            .flush_forever(store.clone(), Duration::from_secs(serving.telemetry_flush_secs.max(1))),
+    );
+
     let (tx, rx) = tokio::sync::watch::channel(false);
     let sched = tokio::spawn(scheduler::run(
         app.watcher.clone(),
@@ -80,9 +146,15 @@ pub async fn serve(
         rx.clone(),
     ));
     let state = AppState {
-        store: app.watcher.store.clone(),
+        store: store.clone(),
         sources: app.sources.clone(),
         scheduler: app.settings.scheduler.clone(),
+        serving,
+        flags,
+        tokens,
+        telemetry: telemetry.clone(),
+        anonymous,
+        sse_key,
     };
     let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tokio::spawn(async move {
@@ -97,7 +169,9 @@ pub async fn serve(
         })
         .await?;
     let _ = sched.await;
-    app.watcher.store.close().await;
+    background.abort_all();
+    telemetry.flush(&store).await;
+    store.close().await;
     tracing::info!("stopped");
     Ok(())
 }

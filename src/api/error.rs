@@ -12,6 +12,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    #[error(transparent)]
+    Auth(#[from] super::CallerError),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -22,6 +24,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Auth(e) => e.status(),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -31,6 +34,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Auth(e) => e.code(),
             ApiError::Internal(_) => "internal",
         }
     }

@@ -1,14 +1,25 @@
-//! The HTTP API: health and readiness, and read-only JSON views of sources, snapshots and changes.
+//! The HTTP API: health and readiness, OFREP flag evaluation, flag definitions, metrics, and
+//! read-only JSON views of sources, snapshots and changes.
+//!
+//! Each area owns a router over the shared `AppState`; `router` puts them together.
 
+mod caller;
+mod channel;
 mod error;
+mod flags;
+mod metrics;
+mod ofrep;
 mod watcher;
 
+use crate::auth::{Principal, TokenCache};
 use crate::config::Source;
-use crate::config::settings::SchedulerSettings;
+use crate::config::settings::{SchedulerSettings, ServingSettings};
+use crate::flags::{FlagService, Telemetry};
 use crate::store::Store;
 use axum::Router;
 use std::sync::Arc;
 
+pub use caller::{Caller, CallerError};
 pub use error::ApiError;
 
 /// What the handlers share. Cheap to clone.
@@ -17,8 +28,23 @@ pub struct AppState {
     pub store: Store,
     pub sources: Arc<Vec<Source>>,
     pub scheduler: SchedulerSettings,
+    pub serving: Arc<ServingSettings>,
+    pub flags: Arc<FlagService>,
+    pub tokens: Arc<TokenCache>,
+    pub telemetry: Arc<Telemetry>,
+    /// Set when anonymous evaluation is allowed (development only).
+    pub anonymous: Option<Arc<Principal>>,
+    /// Key that signs SSE channel tokens.
+    pub sse_key: Arc<[u8]>,
 }
 
 pub fn router(state: AppState) -> Router {
-    watcher::router().with_state(state)
+    metrics::handle();
+    Router::new()
+        .merge(watcher::router())
+        .merge(ofrep::router())
+        .merge(flags::router())
+        .route("/metrics", axum::routing::get(metrics::render))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .with_state(state)
 }

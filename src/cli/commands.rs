@@ -1,6 +1,6 @@
 //! The commands themselves.
 
-use super::{Command, Failure, Format, SourcesCommand};
+use super::{Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use signalbox::config::{Settings, Source, sources};
 use signalbox::extract::Extractor;
@@ -33,6 +33,13 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
         } => list(s, format).await,
         Command::History { source, format } => history(s, &source, format).await,
         Command::Show { source, at, format } => show(s, &source, at.as_deref(), format).await,
+        Command::Flags {
+            command: FlagsCommand::Validate { dir, format },
+        } => flags_validate(dir.as_deref().unwrap_or(&s.flags), format),
+        Command::Flags {
+            command: FlagsCommand::List { format },
+        } => flags_list(s, format).await,
+        Command::Token { command } => token(s, command).await,
         Command::DefaultConfig => {
             print!("{}", signalbox::config::settings::DEFAULT_CONFIG);
             Ok(())
@@ -311,6 +318,155 @@ async fn show(s: Settings, source: &str, at: Option<&str>, format: Format) -> Re
         println!("{text}");
     }
     Ok(())
+}
+
+fn flags_validate(dir: &std::path::Path, format: Format) -> Result<(), Failure> {
+    match signalbox::flags::load_dir(dir) {
+        Ok(set) => {
+            if format == Format::Json {
+                print_json(&serde_json::json!({ "valid": true, "flags": set.flags.len(), "problems": [] }));
+            } else {
+                println!("{}: {} flags, all valid", dir.display(), set.flags.len());
+            }
+            Ok(())
+        }
+        Err(errors) => {
+            if format == Format::Json {
+                let problems: Vec<_> = errors
+                    .0
+                    .iter()
+                    .map(
+                        |p| serde_json::json!({ "file": p.file, "line": p.line, "path": p.path, "message": p.message }),
+                    )
+                    .collect();
+                print_json(&serde_json::json!({ "valid": false, "problems": problems }));
+            } else {
+                for p in &errors.0 {
+                    println!("{p}");
+                }
+            }
+            Err(Failure::Usage(format!(
+                "{} problem(s) in {}",
+                errors.0.len(),
+                dir.display()
+            )))
+        }
+    }
+}
+
+async fn flags_list(s: Settings, format: Format) -> Result<(), Failure> {
+    let set = signalbox::flags::load_dir(&s.flags).map_err(|e| Failure::Usage(e.to_string()))?;
+    let store = open_store(&s).await?;
+    let usage = store.usage(None).await.map_err(runtime)?;
+    store.close().await;
+    let rows: Vec<serde_json::Value> = set
+        .flags
+        .values()
+        .map(|f| {
+            let apps: std::collections::BTreeSet<&str> = usage
+                .iter()
+                .filter(|u| u.flag == f.key)
+                .map(|u| u.app.as_str())
+                .collect();
+            serde_json::json!({
+                "key": f.key,
+                "state": f.state,
+                "defaultVariant": f.default_variant,
+                "variants": f.variants.keys().collect::<Vec<_>>(),
+                "owner": f.owner(),
+                "providers": f.providers().collect::<Vec<_>>(),
+                "apps": apps,
+                "file": f.file,
+            })
+        })
+        .collect();
+    if format == Format::Json {
+        print_json(&rows);
+    } else {
+        println!("{:<32} {:<9} {:<12} {:<24} APPS", "KEY", "STATE", "DEFAULT", "VARIANTS");
+        for r in rows {
+            let list = |v: &serde_json::Value| {
+                v.as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default()
+            };
+            println!(
+                "{:<32} {:<9} {:<12} {:<24} {}",
+                r["key"].as_str().unwrap_or_default(),
+                r["state"].as_str().unwrap_or_default(),
+                r["defaultVariant"].as_str().unwrap_or("-"),
+                list(&r["variants"]),
+                list(&r["apps"]),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn token(s: Settings, cmd: TokenCommand) -> Result<(), Failure> {
+    let store = open_store(&s).await?;
+    let result = match cmd {
+        TokenCommand::Create {
+            name,
+            scope,
+            env,
+            format,
+        } => {
+            let t = signalbox::auth::create_token(&store, &name, &scope, &env, &s.serving.environments)
+                .await
+                .map_err(|e| match e {
+                    signalbox::auth::AuthError::Store(signalbox::store::StoreError::Db(_)) => runtime(e),
+                    e => Failure::Usage(e.to_string()),
+                })?;
+            if format == Format::Json {
+                print_json(&t);
+            } else {
+                println!("{}", t.token);
+                eprintln!(
+                    "token `{}` for {} with {}: shown this once, store it now",
+                    t.name,
+                    t.env,
+                    t.scopes.join(",")
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::List { format } => {
+            let list = store.tokens().await.map_err(runtime)?;
+            if format == Format::Json {
+                print_json(&list);
+            } else {
+                println!(
+                    "{:>4} {:<24} {:<12} {:<14} {:<40} {:<17} REVOKED",
+                    "ID", "NAME", "PREFIX", "ENV", "SCOPES", "CREATED"
+                );
+                for t in list {
+                    println!(
+                        "{:>4} {:<24} {:<12} {:<14} {:<40} {:<17} {}",
+                        t.id,
+                        t.name,
+                        t.prefix,
+                        t.env,
+                        t.scopes.join(","),
+                        t.created_at.format("%Y-%m-%d %H:%M"),
+                        t.revoked_at
+                            .map(|r| r.format("%Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { name } => match store.revoke_token(&name).await.map_err(runtime)? {
+            Some(t) => {
+                println!("revoked token `{}` ({})", t.name, t.id);
+                Ok(())
+            }
+            None => Err(Failure::Usage(format!("no active token `{name}`"))),
+        },
+    };
+    store.close().await;
+    result
 }
 
 #[cfg(test)]

@@ -86,8 +86,58 @@ enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Validate or list flags.
+    Flags {
+        #[command(subcommand)]
+        command: FlagsCommand,
+    },
+    /// Create, list or revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Print a commented example settings file.
     DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum FlagsCommand {
+    /// Check every flag file and report every problem with file and path.
+    Validate {
+        /// Directory to check (default: the configured flags directory).
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Flags with their default variant and the apps that evaluated them recently.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// flags:read, briefs:write, decisions:propose, decisions:approve, admin (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// The environment the token is bound to.
+        #[arg(long, default_value = "development")]
+        env: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Every token (never the token itself).
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Revoke a token by name or id; running servers stop accepting it within seconds.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]

@@ -29,6 +29,44 @@ pub struct Settings {
     pub allow_private_networks: bool,
     pub fetch: FetchSettings,
     pub scheduler: SchedulerSettings,
+    pub serving: ServingSettings,
+}
+
+/// The flag service: environments, who may evaluate, limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServingSettings {
+    /// Environments flags are served for; every token is bound to one of them.
+    pub environments: Vec<String>,
+    /// Evaluate without a token (local development only), in `anonymous_env`.
+    pub allow_anonymous: bool,
+    pub anonymous_env: String,
+    /// Largest OFREP request body accepted (413 above).
+    pub max_request_bytes: usize,
+    /// How often flag files are checked for changes.
+    pub reload_poll_ms: u64,
+    /// How often evaluation counts are written to the database.
+    pub telemetry_flush_secs: u64,
+    /// How often tokens created or revoked by the CLI are picked up.
+    pub token_refresh_secs: u64,
+    /// Secret that signs SSE channel tokens (hex or any string). Random at start when empty, which
+    /// is fine for one replica; several replicas behind one load balancer must share it.
+    pub sse_secret: String,
+}
+
+impl Default for ServingSettings {
+    fn default() -> Self {
+        ServingSettings {
+            environments: vec!["development".into(), "staging".into(), "production".into()],
+            allow_anonymous: false,
+            anonymous_env: "development".into(),
+            max_request_bytes: 64 * 1024,
+            reload_poll_ms: 500,
+            telemetry_flush_secs: 10,
+            token_refresh_secs: 2,
+            sse_secret: String::new(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -41,6 +79,7 @@ impl Default for Settings {
             allow_private_networks: false,
             fetch: FetchSettings::default(),
             scheduler: SchedulerSettings::default(),
+            serving: ServingSettings::default(),
         }
     }
 }
@@ -168,6 +207,16 @@ per_host_concurrency = 2
 jitter_secs = 30            # capped at a tenth of each source's period
 broken_after = 3            # consecutive failures before a source is reported broken
 max_backoff_secs = 3600     # a failing source is retried less and less often, up to this
+
+[serving]
+environments = ["development", "staging", "production"]  # every token is bound to one
+allow_anonymous = false     # evaluate flags without a token, in anonymous_env: local development only
+anonymous_env = "development"
+max_request_bytes = 65536   # larger OFREP bodies get 413
+reload_poll_ms = 500        # flag files are checked this often (and on SIGHUP)
+telemetry_flush_secs = 10   # evaluation counts are written to the database this often
+token_refresh_secs = 2      # tokens created or revoked with the CLI take effect within this
+sse_secret = ""             # signs SSE channel tokens; random at start when empty (set it for several replicas)
 "#;
 
 #[cfg(test)]

@@ -5,12 +5,14 @@
 //! or a change without its snapshot.
 
 mod sqlite;
+mod tokens;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use sqlite::Store;
+pub use tokens::{TokenRecord, UsageDelta, UsageRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -22,6 +24,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored blob {0} is missing")]
     MissingBlob(String),
+    #[error("{0} already exists")]
+    Duplicate(String),
     #[error("another poll of this source committed first")]
     Conflict,
     #[error("stored blob {sha} is corrupt: {reason}")]

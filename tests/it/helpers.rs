@@ -16,6 +16,7 @@ impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
+        std::fs::create_dir(dir.path().join("flags")).unwrap();
         Env { dir }
     }
 
@@ -30,6 +31,7 @@ impl Env {
     pub fn settings(&self) -> Settings {
         let mut s = Settings {
             sources: self.sources_dir(),
+            flags: self.dir.path().join("flags"),
             database: format!("sqlite://{}", self.db_path().display()),
             allow_private_networks: true,
             ..Settings::default()

@@ -1,0 +1,330 @@
+//! OFREP (OpenFeature Remote Evaluation Protocol): single and bulk evaluation, the ETag/304 rule,
+//! and the SSE change stream, as the official OFREP providers expect them.
+
+use super::AppState;
+use super::caller::{Caller, CallerError};
+use super::channel;
+use crate::auth::Scope;
+use crate::flags::EvalError;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ofrep/v1/evaluate/flags/{key}", post(evaluate_one))
+        .route("/ofrep/v1/evaluate/flags", post(evaluate_all))
+        .route("/ofrep/v1/configuration", get(configuration))
+        .route("/ofrep/v1/events", get(events))
+}
+
+/// OFREP's error bodies: `{key, errorCode, errorDetails}` for evaluation errors, `{errorDetails}`
+/// otherwise. Never a 200 with reason ERROR.
+#[derive(Debug)]
+pub enum OfrepError {
+    Auth(CallerError),
+    NotFound(String),
+    /// 400 with an OFREP error code: PARSE_ERROR, INVALID_CONTEXT, TARGETING_KEY_MISSING, GENERAL.
+    BadRequest {
+        key: Option<String>,
+        code: &'static str,
+        details: String,
+    },
+    TooLarge(usize),
+    NotReady,
+}
+
+impl IntoResponse for OfrepError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            OfrepError::Auth(e) => return e.into_ofrep_response(),
+            OfrepError::NotFound(key) => (
+                StatusCode::NOT_FOUND,
+                json!({"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": format!("flag `{key}` was not found")}),
+            ),
+            OfrepError::BadRequest { key, code, details } => {
+                let mut b = json!({"errorCode": code, "errorDetails": details});
+                if let Some(k) = key {
+                    b["key"] = json!(k);
+                }
+                (StatusCode::BAD_REQUEST, b)
+            }
+            OfrepError::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"errorCode": "GENERAL", "errorDetails": format!("request body larger than {limit} bytes")}),
+            ),
+            OfrepError::NotReady => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"errorDetails": "flags are not loaded yet"}),
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Reads and parses the request's evaluation context. A missing body or `context` means `{}`.
+async fn read_context(body: Body, limit: usize, key: Option<&str>) -> Result<Map<String, Value>, OfrepError> {
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| OfrepError::TooLarge(limit))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let parse_error = |details: String| OfrepError::BadRequest {
+        key: key.map(str::to_owned),
+        code: "PARSE_ERROR",
+        details,
+    };
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| parse_error(format!("request body is not JSON: {e}")))?;
+    let Value::Object(mut body) = v else {
+        return Err(parse_error("request body must be a JSON object".into()));
+    };
+    let invalid = |details: &str| OfrepError::BadRequest {
+        key: key.map(str::to_owned),
+        code: "INVALID_CONTEXT",
+        details: details.to_owned(),
+    };
+    match body.remove("context") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(ctx)) => {
+            if ctx.get("targetingKey").is_some_and(|t| !t.is_string()) {
+                return Err(invalid("targetingKey must be a string"));
+            }
+            Ok(ctx)
+        }
+        Some(_) => Err(invalid("context must be a JSON object")),
+    }
+}
+
+fn check_length(headers: &HeaderMap, limit: usize) -> Result<(), OfrepError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(n) if n > limit => Err(OfrepError::TooLarge(limit)),
+        _ => Ok(()),
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>, etag: Option<&str>) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(e) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+        h.insert(header::ETAG, e);
+    }
+    r
+}
+
+async fn evaluate_one(
+    State(st): State<AppState>,
+    caller: Result<Caller, CallerError>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, OfrepError> {
+    let caller = caller
+        .and_then(|c| c.require(Scope::FlagsRead))
+        .map_err(OfrepError::Auth)?;
+    check_length(&headers, st.serving.max_request_bytes)?;
+    let ctx = read_context(body, st.serving.max_request_bytes, Some(&key)).await?;
+    let published = st.flags.current().ok_or(OfrepError::NotReady)?;
+    let env = published.env(&caller.env).ok_or(OfrepError::NotReady)?;
+    match env.snapshot.evaluate(&key, &ctx) {
+        Ok(ev) => {
+            st.telemetry
+                .record(ev.key, ev.variant, ev.reason.as_str(), &caller.env, &caller.name);
+            let body = serde_json::to_vec(&ev).expect("evaluation serializes");
+            Ok(json_response(StatusCode::OK, body, None))
+        }
+        Err(EvalError::FlagNotFound(_)) => Err(OfrepError::NotFound(key)),
+        Err(e) => Err(OfrepError::BadRequest {
+            key: Some(key),
+            code: e.code(),
+            details: e.to_string(),
+        }),
+    }
+}
+
+/// Bulk evaluation's strong ETag: the environment's configuration, the canonical context (serde's
+/// maps are sorted) and which flags this caller may see.
+fn bulk_etag(config_etag: &str, ctx: &Map<String, Value>, visibility: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(config_etag.as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(ctx).expect("context serializes"));
+    h.update([0]);
+    h.update(visibility.as_bytes());
+    format!("\"{}\"", hex::encode(&h.finalize()[..16]))
+}
+
+/// `If-None-Match` matches (weak comparison, lists and `*` included).
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+        })
+}
+
+async fn evaluate_all(
+    State(st): State<AppState>,
+    caller: Result<Caller, CallerError>,
+    // flagConfigEtag / flagConfigLastModified / sseEtag / sseLastModified are accepted and need no
+    // action: the ETag already covers the configuration.
+    Query(_q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, OfrepError> {
+    let caller = caller
+        .and_then(|c| c.require(Scope::FlagsRead))
+        .map_err(OfrepError::Auth)?;
+    check_length(&headers, st.serving.max_request_bytes)?;
+    let ctx = read_context(body, st.serving.max_request_bytes, None).await?;
+    let published = st.flags.current().ok_or(OfrepError::NotReady)?;
+    let env = published.env(&caller.env).ok_or(OfrepError::NotReady)?;
+    let etag = bulk_etag(&env.config_etag, &ctx, "client-visible");
+    if none_match(&headers, &etag) {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        r.headers_mut()
+            .insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+        return Ok(r);
+    }
+    let mut flags = Vec::new();
+    for (key, result) in env.snapshot.evaluate_all(&ctx) {
+        // Flags marked `clientVisible: false` are for servers only: bulk evaluation is what
+        // browser and mobile providers call.
+        if !env.snapshot.get(key).is_none_or(|d| d.client_visible()) {
+            continue;
+        }
+        match result {
+            Ok(ev) => {
+                st.telemetry
+                    .record(ev.key, ev.variant, ev.reason.as_str(), &caller.env, &caller.name);
+                flags.push(serde_json::to_value(ev).expect("evaluation serializes"));
+            }
+            Err(e) => flags.push(json!({"key": key, "errorCode": e.code(), "errorDetails": e.to_string()})),
+        }
+    }
+    let channel = channel::issue(
+        &st.sse_key,
+        &caller.env,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    );
+    let body = json!({
+        "flags": flags,
+        "metadata": {"revision": published.revision},
+        "eventStreams": [{
+            "type": "sse",
+            "endpoint": {"requestUri": format!("/ofrep/v1/events?channel={channel}")},
+            "inactivityDelaySec": 120
+        }]
+    });
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&body).expect("body serializes"),
+        Some(&etag),
+    ))
+}
+
+async fn configuration(caller: Result<Caller, CallerError>) -> Result<Json<Value>, OfrepError> {
+    caller
+        .and_then(|c| c.require(Scope::FlagsRead))
+        .map_err(OfrepError::Auth)?;
+    Ok(Json(json!({
+        "name": "signalbox",
+        "capabilities": {
+            "cacheInvalidation": {"polling": {"enabled": true, "minPollingIntervalMs": 1000}},
+            "flagEvaluation": {"supportedTypes": ["boolean", "string", "int", "float", "object"]}
+        }
+    })))
+}
+
+fn refetch_event(revision: u64, etag: &str, last_modified: i64) -> Event {
+    let data = json!({"type": "refetchEvaluation", "etag": format!("\"{etag}\""), "lastModified": last_modified});
+    Event::default()
+        .id(revision.to_string())
+        .event("message")
+        .data(data.to_string())
+}
+
+/// The SSE stream of one environment. Browsers' EventSource cannot send headers, so the URL
+/// carries a short-lived signed channel token (issued with each bulk evaluation), never the API
+/// token. Missed events are replayed from `Last-Event-ID`; when they are too old, one refetch is
+/// sent so the client catches up.
+async fn events(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, OfrepError> {
+    let env = q
+        .get("channel")
+        .and_then(|c| channel::verify(&st.sse_key, c, chrono::Utc::now()))
+        .ok_or(OfrepError::Auth(CallerError::BadChannel))?;
+    // Subscribe before reading the current state, so nothing published in between is missed.
+    let rx = st.flags.subscribe();
+    let published = st.flags.current().ok_or(OfrepError::NotReady)?;
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut initial: Vec<Event> = Vec::new();
+    if let Some(last) = last_id {
+        let current = published.env(&env).map(|e| (e.config_etag.clone(), e.last_modified));
+        match st.flags.events_since(last) {
+            Some(missed) => {
+                for ev in missed {
+                    if let Some((_, etag, lm)) = ev.changed.iter().find(|(e, _, _)| *e == env) {
+                        initial.push(refetch_event(ev.revision, etag, *lm));
+                    }
+                }
+            }
+            None => {
+                if let Some((etag, lm)) = current {
+                    initial.push(refetch_event(published.revision, &etag, lm));
+                }
+            }
+        }
+    }
+    let stream = futures_util::stream::unfold(
+        (initial.into_iter(), rx, env),
+        |(mut pending, mut rx, env)| async move {
+            if let Some(ev) = pending.next() {
+                return Some((Ok::<Event, Infallible>(ev), (pending, rx, env)));
+            }
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        if let Some((_, etag, lm)) = ev.changed.iter().find(|(e, _, _)| *e == env) {
+                            let out = refetch_event(ev.revision, etag, *lm);
+                            return Some((Ok(out), (pending, rx, env)));
+                        }
+                    }
+                    // Fell behind: one refetch covers everything missed.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let data = json!({"type": "refetchEvaluation"}).to_string();
+                        return Some((Ok(Event::default().event("message").data(data)), (pending, rx, env)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(30)))
+        .into_response())
+}

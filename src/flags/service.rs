@@ -1,0 +1,327 @@
+//! The flag service: the published flag set, one compiled snapshot per environment behind an
+//! atomic pointer, hot reload, overrides and change events.
+//!
+//! Readers (every OFREP request) do one atomic load and a map lookup; they never lock and never
+//! touch the database. Writers (a reload, an override applied or expired) build a complete new
+//! `Published` value and swap it in through [`FlagService::publish`], the one function that bumps
+//! the revision and announces it.
+
+use super::{FlagErrors, FlagSet, Override, Snapshot, load_dir};
+use arc_swap::ArcSwapOption;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// How many past revisions are kept for SSE replay (`Last-Event-ID`).
+const HISTORY: usize = 256;
+
+/// One environment's view of a revision.
+pub struct EnvSnapshot {
+    pub snapshot: Arc<Snapshot>,
+    /// Strong validator of this environment's effective flag configuration (definitions and
+    /// overrides): unchanged when a revision did not touch this environment.
+    pub config_etag: String,
+    /// Unix seconds when `config_etag` last changed.
+    pub last_modified: i64,
+}
+
+/// Everything readers see, swapped atomically.
+pub struct Published {
+    pub revision: u64,
+    pub set: Arc<FlagSet>,
+    set_hash: String,
+    pub envs: HashMap<String, EnvSnapshot>,
+}
+
+impl Published {
+    pub fn env(&self, env: &str) -> Option<&EnvSnapshot> {
+        self.envs.get(env)
+    }
+}
+
+/// A change announced to SSE listeners.
+#[derive(Debug, Clone)]
+pub struct RevisionEvent {
+    pub revision: u64,
+    /// The environments whose effective configuration changed, with their new validators.
+    pub changed: Vec<(String, String, i64)>,
+}
+
+pub struct FlagService {
+    dir: PathBuf,
+    environments: Vec<String>,
+    current: ArcSwapOption<Published>,
+    overrides: Mutex<HashMap<String, HashMap<String, Override>>>,
+    /// Serializes writers; readers never take it.
+    publish_lock: Mutex<()>,
+    events: broadcast::Sender<RevisionEvent>,
+    history: Mutex<VecDeque<RevisionEvent>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] FlagErrors),
+    #[error("unknown environment `{0}`")]
+    UnknownEnv(String),
+    #[error("flags are not loaded yet")]
+    NotLoaded,
+    #[error("flag `{flag}` has no variant `{variant}`")]
+    UnknownVariant { flag: String, variant: String },
+}
+
+fn sha_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+impl FlagService {
+    pub fn new(dir: PathBuf, environments: Vec<String>) -> FlagService {
+        let (events, _) = broadcast::channel(64);
+        FlagService {
+            dir,
+            environments,
+            current: ArcSwapOption::empty(),
+            overrides: Mutex::new(HashMap::new()),
+            publish_lock: Mutex::new(()),
+            events,
+            history: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn environments(&self) -> &[String] {
+        &self.environments
+    }
+
+    /// The published state, or `None` until the first successful load.
+    pub fn current(&self) -> Option<Arc<Published>> {
+        self.current.load_full()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.current.load().is_some()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<RevisionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Events after `revision` still in the replay window, or `None` when it is older than the
+    /// window (or from another process): the caller should then tell the client to refetch.
+    pub fn events_since(&self, revision: u64) -> Option<Vec<RevisionEvent>> {
+        let history = self.history.lock().expect("history lock");
+        let oldest = history.front().map(|e| e.revision)?;
+        if revision + 1 < oldest || revision > history.back().map(|e| e.revision).unwrap_or(0) {
+            return None;
+        }
+        Some(history.iter().filter(|e| e.revision > revision).cloned().collect())
+    }
+
+    /// Reads the flag directory. An invalid set is refused and the last good one keeps serving.
+    /// Returns the new revision, or `None` when the files did not change.
+    pub fn reload(&self) -> Result<Option<u64>, ServiceError> {
+        let set = load_dir(&self.dir)?;
+        let set_hash = sha_hex(&[set.to_flagd_json().to_string().as_bytes()]);
+        if self.current.load().as_ref().is_some_and(|p| p.set_hash == set_hash) {
+            return Ok(None);
+        }
+        self.publish(Some((Arc::new(set), set_hash))).map(Some)
+    }
+
+    /// The active override of a flag in an environment.
+    pub fn override_of(&self, env: &str, flag: &str) -> Option<Override> {
+        self.overrides
+            .lock()
+            .expect("overrides lock")
+            .get(env)
+            .and_then(|m| m.get(flag))
+            .cloned()
+    }
+
+    /// Sets (or clears, with `None`) the override of one flag in one environment.
+    pub fn set_override(&self, env: &str, flag: &str, ov: Option<Override>) -> Result<u64, ServiceError> {
+        if !self.environments.iter().any(|e| e == env) {
+            return Err(ServiceError::UnknownEnv(env.to_owned()));
+        }
+        if let Some(o) = &ov {
+            let current = self.current().ok_or(ServiceError::NotLoaded)?;
+            if !current
+                .set
+                .flags
+                .get(flag)
+                .is_some_and(|d| d.variants.contains_key(&o.variant))
+            {
+                return Err(ServiceError::UnknownVariant {
+                    flag: flag.to_owned(),
+                    variant: o.variant.clone(),
+                });
+            }
+        }
+        let previous = {
+            let mut all = self.overrides.lock().expect("overrides lock");
+            let env_map = all.entry(env.to_owned()).or_default();
+            match ov {
+                Some(o) => env_map.insert(flag.to_owned(), o),
+                None => env_map.remove(flag),
+            }
+        };
+        match self.publish(None) {
+            Ok(rev) => Ok(rev),
+            Err(e) => {
+                // Put things back: an override the flag set cannot take must not linger.
+                let mut all = self.overrides.lock().expect("overrides lock");
+                let env_map = all.entry(env.to_owned()).or_default();
+                match previous {
+                    Some(p) => env_map.insert(flag.to_owned(), p),
+                    None => env_map.remove(flag),
+                };
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds every environment's snapshot from `set` (or the current set) and the overrides,
+    /// swaps them in under a new revision and announces it. The only place the revision moves.
+    fn publish(&self, new_set: Option<(Arc<FlagSet>, String)>) -> Result<u64, ServiceError> {
+        let _guard = self.publish_lock.lock().expect("publish lock");
+        let prev = self.current.load_full();
+        let (set, set_hash) = match (new_set, &prev) {
+            (Some(s), _) => s,
+            (None, Some(p)) => (p.set.clone(), p.set_hash.clone()),
+            (None, None) => return Err(ServiceError::NotLoaded),
+        };
+        let revision = prev.as_ref().map(|p| p.revision + 1).unwrap_or(1);
+        let mut overrides = self.overrides.lock().expect("overrides lock").clone();
+        // An override whose flag or variant is gone from the files cannot be served; it must not
+        // block every later reload either. It is dropped from this build with a warning (the
+        // decision that made it will see its flag gone).
+        for (env, m) in overrides.iter_mut() {
+            m.retain(|flag, ov| {
+                let ok = set.flags.get(flag).is_some_and(|d| d.variants.contains_key(&ov.variant));
+                if !ok {
+                    tracing::warn!(%env, %flag, variant = %ov.variant, "override ignored: its flag or variant no longer exists");
+                }
+                ok
+            });
+        }
+        let now = chrono::Utc::now().timestamp();
+        let empty = HashMap::new();
+        let mut envs = HashMap::new();
+        let mut changed = Vec::new();
+        for env in &self.environments {
+            let env_overrides = overrides.get(env).unwrap_or(&empty);
+            let snapshot = Snapshot::build(&set, env_overrides, revision)?;
+            let mut keys: Vec<&String> = env_overrides.keys().collect();
+            keys.sort();
+            let ov_text = serde_json::to_string(
+                &keys
+                    .iter()
+                    .map(|k| (k, &env_overrides[*k].variant, &env_overrides[*k].metadata))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("overrides serialize");
+            let config_etag = sha_hex(&[set_hash.as_bytes(), env.as_bytes(), ov_text.as_bytes()]);
+            let last_modified = match prev.as_ref().and_then(|p| p.env(env)) {
+                Some(old) if old.config_etag == config_etag => old.last_modified,
+                _ => {
+                    changed.push((env.clone(), config_etag.clone(), now));
+                    now
+                }
+            };
+            envs.insert(
+                env.clone(),
+                EnvSnapshot {
+                    snapshot: Arc::new(snapshot),
+                    config_etag,
+                    last_modified,
+                },
+            );
+        }
+        self.current.store(Some(Arc::new(Published {
+            revision,
+            set,
+            set_hash,
+            envs,
+        })));
+        let event = RevisionEvent { revision, changed };
+        {
+            let mut h = self.history.lock().expect("history lock");
+            h.push_back(event.clone());
+            while h.len() > HISTORY {
+                h.pop_front();
+            }
+        }
+        let _ = self.events.send(event);
+        metrics::gauge!("signalbox_flag_revision").set(revision as f64);
+        tracing::info!(revision, "flag snapshot published");
+        Ok(revision)
+    }
+
+    /// A fingerprint of the flag directory (names, sizes, modification times, inodes), cheap
+    /// enough to poll: it notices edits in place and files replaced by rename.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            let mut v: Vec<_> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let m = e.metadata().ok()?;
+                    #[cfg(unix)]
+                    let ino = std::os::unix::fs::MetadataExt::ino(&m);
+                    #[cfg(not(unix))]
+                    let ino = 0u64;
+                    Some((e.file_name(), m.len(), m.modified().ok(), ino))
+                })
+                .collect();
+            v.sort();
+            v.hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// Reloads when the directory changes (checked every `every`) or on SIGHUP, forever.
+    pub async fn watch(self: Arc<Self>, every: std::time::Duration) {
+        let mut last = self.fingerprint();
+        let mut tick = tokio::time::interval(every);
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        loop {
+            #[cfg(unix)]
+            let hup_fut = async {
+                match hup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hup_fut = std::future::pending::<()>();
+            let forced = tokio::select! {
+                _ = tick.tick() => false,
+                _ = hup_fut => true,
+            };
+            let now = self.fingerprint();
+            if !forced && now == last {
+                continue;
+            }
+            last = now;
+            match self.reload() {
+                Ok(Some(rev)) => tracing::info!(revision = rev, forced, "flags reloaded"),
+                Ok(None) => tracing::debug!("flag files unchanged"),
+                Err(e) => tracing::error!(error = %e, "flag reload refused; the last good flags keep serving"),
+            }
+        }
+    }
+}
