@@ -28,13 +28,19 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the database answers (sources were validated before the server started).
+/// Ready when flags are loaded and the database answers (sources were validated before start).
 async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let published = st
+        .flags
+        .current()
+        .ok_or_else(|| ApiError::Unavailable("flags are not loaded yet".into()))?;
     st.store
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(json!({ "status": "ready", "sources": st.sources.len() })))
+    Ok(Json(
+        json!({ "status": "ready", "sources": st.sources.len(), "flag_revision": published.revision }),
+    ))
 }
 
 async fn list_sources(State(st): State<AppState>) -> Result<Json<Vec<SourceRow>>, ApiError> {

@@ -115,7 +115,9 @@ impl FlagDef {
         self.metadata
             .get(META_CLIENT_VISIBLE)
             .and_then(Value::as_bool)
-            .unwrap_or(false)
+            // Visible unless marked otherwise: bulk evaluation (what browser and mobile providers
+            // call) returns every flag, as OFREP clients and flagd users expect.
+            .unwrap_or(true)
     }
 }
 

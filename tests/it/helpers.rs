@@ -73,3 +73,29 @@ pub async fn counts(store: &Store, source: &str) -> (usize, usize) {
     let changes = store.changes(Some(source), 0, 1000).await.unwrap().len();
     (snaps, changes)
 }
+
+/// The real server on 127.0.0.1:0 with this environment's settings.
+pub struct Running {
+    pub base: String,
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub handle: tokio::task::JoinHandle<Result<(), signalbox::server::AppError>>,
+}
+
+pub async fn spawn_app(env: &Env) -> Running {
+    spawn_app_with(env.settings()).await
+}
+
+pub async fn spawn_app_with(settings: signalbox::config::Settings) -> Running {
+    let app = App::build(settings).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(signalbox::server::serve(app, listener, async move {
+        let _ = rx.await;
+    }));
+    Running {
+        base,
+        stop: Some(tx),
+        handle,
+    }
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod fixture;
 mod helpers;
+mod ofrep;
 mod server;
 mod watcher;
 mod watcher_edges;

@@ -1,30 +1,9 @@
 //! The whole service: scheduler and HTTP API on 127.0.0.1:0, driven only through HTTP.
 
 use crate::fixture::{Fixture, Page};
-use crate::helpers::Env;
+use crate::helpers::{Env, spawn_app};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-struct Running {
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<Result<(), signalbox::server::AppError>>,
-}
-
-async fn spawn_app(env: &Env) -> Running {
-    let app = env.app().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(signalbox::server::serve(app, listener, async move {
-        let _ = rx.await;
-    }));
-    Running {
-        base,
-        stop: Some(tx),
-        handle,
-    }
-}
 
 async fn get(url: &str) -> (u16, Value) {
     let r = reqwest::get(url).await.unwrap();
