@@ -92,7 +92,8 @@ pub struct Evaluation<'a> {
     /// `None` means "use the code default" (OFREP ADR 0006): DISABLED, or no default variant chosen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always present, `null` when no variant was chosen: the Python OFREP provider reads
+    /// `variant` unconditionally, while `value` may be absent.
     pub variant: Option<&'a str>,
     pub reason: Reason,
     pub metadata: &'a FlatMetadata,

@@ -156,3 +156,98 @@ async fn dry_run_prints_the_extracted_text_and_stores_nothing() {
     let o = signalbox(&env, &["history", "acme-policy", "--format", "json"]);
     assert_eq!(stdout(&o).trim(), "[]");
 }
+
+#[test]
+fn tokens_are_shown_once_stored_hashed_listed_and_revoked() {
+    let env = Env::new();
+    let o = signalbox(
+        &env,
+        &[
+            "token",
+            "create",
+            "--name",
+            "web",
+            "--scope",
+            "flags:read",
+            "--env",
+            "production",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t["name"], "web");
+    assert_eq!(t["scopes"], serde_json::json!(["flags:read"]));
+    assert_eq!(t["env"], "production");
+    let token = t["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("sbx_") && token.len() > 40);
+    // Only the hash is stored.
+    let db = std::fs::read(env.db_path()).unwrap();
+    let wal = std::fs::read(env.db_path().with_extension("db-wal")).unwrap_or_default();
+    let needle = token.as_bytes();
+    assert!(!db.windows(needle.len()).any(|w| w == needle) && !wal.windows(needle.len()).any(|w| w == needle));
+
+    let o = signalbox(&env, &["token", "list", "--format", "json"]);
+    let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(l[0]["name"], "web");
+    assert!(l[0].get("token").is_none() && l[0]["revoked_at"].is_null());
+    assert!(!stdout(&o).contains(&token));
+
+    // Same name twice, an unknown scope, an unknown environment: usage errors.
+    for args in [
+        vec!["token", "create", "--name", "web", "--scope", "flags:read"],
+        vec!["token", "create", "--name", "x", "--scope", "flags:write"],
+        vec![
+            "token",
+            "create",
+            "--name",
+            "y",
+            "--scope",
+            "flags:read",
+            "--env",
+            "moon",
+        ],
+    ] {
+        let o = signalbox(&env, &args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = signalbox(&env, &["token", "revoke", "web"]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = signalbox(&env, &["token", "revoke", "web"]);
+    assert_eq!(o.status.code(), Some(2), "already revoked");
+    let l: serde_json::Value =
+        serde_json::from_slice(&signalbox(&env, &["token", "list", "--format", "json"]).stdout).unwrap();
+    assert!(l[0]["revoked_at"].is_string());
+}
+
+#[test]
+fn flags_validate_names_every_problem_and_passes_the_shipped_examples() {
+    let env = Env::new();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/flags");
+    let o = signalbox(&env, &["flags", "validate", shipped]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let dir = env.dir.path().join("flags");
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "flags:\n  a.flag:\n    state: ENABLED\n    variants: { on: true, off: \"no\" }\n    defaultVariant: maybe\n  b.flag:\n    state: SOMETIMES\n    variants: { x: 1 }\n    targeting: { \"$ref\": missing }\n",
+    )
+    .unwrap();
+    let o = signalbox(&env, &["flags", "validate", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    for what in [
+        "flags.a.flag.defaultVariant",
+        "flags.a.flag.variants",
+        "flags.b.flag.state",
+        "missing",
+    ] {
+        assert!(out.contains(what), "missing `{what}` in:\n{out}");
+    }
+    assert!(out.contains("bad.yaml"));
+}
