@@ -154,7 +154,7 @@ pub async fn serve(
         tokens,
         telemetry: telemetry.clone(),
         anonymous,
-        sse_key,
+        channels: Arc::new(api::channel::Channels::new(&sse_key)),
     };
     let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tokio::spawn(async move {

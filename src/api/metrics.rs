@@ -65,13 +65,35 @@ fn status_label(code: u16) -> &'static str {
     }
 }
 
+type Handles = (metrics::Counter, metrics::Histogram);
+
+/// The counter and histogram of a (route, status), registered once: the `metrics` macros would
+/// otherwise look the series up in the registry on every request.
+fn handles(route: &'static str, status: &'static str) -> Handles {
+    static MAP: OnceLock<ArcSwap<HashMap<(&'static str, &'static str), Handles>>> = OnceLock::new();
+    let map = MAP.get_or_init(Default::default);
+    if let Some(h) = map.load().get(&(route, status)) {
+        return h.clone();
+    }
+    let h = (
+        metrics::counter!("signalbox_http_requests_total", "route" => route, "status" => status),
+        metrics::histogram!("signalbox_http_request_duration_seconds", "route" => route),
+    );
+    map.rcu(|m| {
+        let mut m = HashMap::clone(m);
+        m.insert((route, status), h.clone());
+        m
+    });
+    h
+}
+
 pub async fn track(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
     let route = matched.as_ref().map(|m| intern(m.as_str())).unwrap_or("unmatched");
     let t0 = Instant::now();
     let resp = next.run(req).await;
-    let status = status_label(resp.status().as_u16());
-    metrics::counter!("signalbox_http_requests_total", "route" => route, "status" => status).increment(1);
-    metrics::histogram!("signalbox_http_request_duration_seconds", "route" => route).record(t0.elapsed().as_secs_f64());
+    let (requests, duration) = handles(route, status_label(resp.status().as_u16()));
+    requests.increment(1);
+    duration.record(t0.elapsed().as_secs_f64());
     resp
 }
 

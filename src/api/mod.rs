@@ -4,7 +4,7 @@
 //! Each area owns a router over the shared `AppState`; `router` puts them together.
 
 mod caller;
-mod channel;
+pub mod channel;
 mod error;
 mod flags;
 mod metrics;
@@ -34,8 +34,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// Set when anonymous evaluation is allowed (development only).
     pub anonymous: Option<Arc<Principal>>,
-    /// Key that signs SSE channel tokens.
-    pub sse_key: Arc<[u8]>,
+    /// Issues and checks the signed SSE channel tokens.
+    pub channels: Arc<channel::Channels>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,7 +3,6 @@
 
 use super::AppState;
 use super::caller::{Caller, CallerError};
-use super::channel;
 use crate::auth::Scope;
 use crate::flags::EvalError;
 use axum::body::{Body, Bytes};
@@ -13,6 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -204,41 +204,76 @@ async fn evaluate_all(
             .insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
         return Ok(r);
     }
-    let mut flags = Vec::new();
-    for (key, result) in env.snapshot.evaluate_all(&ctx) {
+    let results = env.snapshot.evaluate_all(&ctx);
+    let mut flags = Vec::with_capacity(results.len());
+    for (key, result) in &results {
         // Flags marked `clientVisible: false` are for servers only: bulk evaluation is what
         // browser and mobile providers call.
         if !env.snapshot.get(key).is_none_or(|d| d.client_visible()) {
             continue;
         }
-        match result {
-            Ok(ev) => {
-                st.telemetry
-                    .record(ev.key, ev.variant, ev.reason.as_str(), &caller.env, &caller.name);
-                flags.push(serde_json::to_value(ev).expect("evaluation serializes"));
-            }
-            Err(e) => flags.push(json!({"key": key, "errorCode": e.code(), "errorDetails": e.to_string()})),
-        }
+        flags.push(match result {
+            Ok(ev) => BulkItem::Ok(ev),
+            Err(e) => BulkItem::Err { key, error_code: e.code(), error_details: e.to_string() },
+        });
     }
-    let channel = channel::issue(
-        &st.sse_key,
+    st.telemetry.record_many(
         &caller.env,
-        chrono::Utc::now() + chrono::Duration::hours(1),
+        &caller.name,
+        flags.iter().filter_map(|f| match f {
+            BulkItem::Ok(ev) => Some((ev.key, ev.variant, ev.reason.as_str())),
+            BulkItem::Err { .. } => None,
+        }),
     );
-    let body = json!({
-        "flags": flags,
-        "metadata": {"revision": published.revision},
-        "eventStreams": [{
-            "type": "sse",
-            "endpoint": {"requestUri": format!("/ofrep/v1/events?channel={channel}")},
-            "inactivityDelaySec": 120
-        }]
-    });
-    Ok(json_response(
-        StatusCode::OK,
-        serde_json::to_vec(&body).expect("body serializes"),
-        Some(&etag),
-    ))
+    let request_uri = format!("/ofrep/v1/events?channel={}", st.channels.token(&caller.env));
+    let body = BulkBody {
+        flags,
+        metadata: BulkMetadata { revision: published.revision },
+        event_streams: [EventStream { kind: "sse", endpoint: Endpoint { request_uri: &request_uri }, inactivity_delay_sec: 120 }],
+    };
+    Ok(json_response(StatusCode::OK, serde_json::to_vec(&body).expect("body serializes"), Some(&etag)))
+}
+
+/// The bulk response, serialized straight from the evaluations (no intermediate JSON tree).
+#[derive(Serialize)]
+struct BulkBody<'a> {
+    flags: Vec<BulkItem<'a>>,
+    metadata: BulkMetadata,
+    #[serde(rename = "eventStreams")]
+    event_streams: [EventStream<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum BulkItem<'a> {
+    Ok(&'a crate::flags::Evaluation<'a>),
+    Err {
+        key: &'a str,
+        #[serde(rename = "errorCode")]
+        error_code: &'static str,
+        #[serde(rename = "errorDetails")]
+        error_details: String,
+    },
+}
+
+#[derive(Serialize)]
+struct BulkMetadata {
+    revision: u64,
+}
+
+#[derive(Serialize)]
+struct EventStream<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    endpoint: Endpoint<'a>,
+    #[serde(rename = "inactivityDelaySec")]
+    inactivity_delay_sec: u32,
+}
+
+#[derive(Serialize)]
+struct Endpoint<'a> {
+    #[serde(rename = "requestUri")]
+    request_uri: &'a str,
 }
 
 async fn configuration(caller: Result<Caller, CallerError>) -> Result<Json<Value>, OfrepError> {
@@ -273,7 +308,7 @@ async fn events(
 ) -> Result<Response, OfrepError> {
     let env = q
         .get("channel")
-        .and_then(|c| channel::verify(&st.sse_key, c, chrono::Utc::now()))
+        .and_then(|c| st.channels.verify(c))
         .ok_or(OfrepError::Auth(CallerError::BadChannel))?;
     // Subscribe before reading the current state, so nothing published in between is missed.
     let rx = st.flags.subscribe();

@@ -162,7 +162,8 @@ fn evaluation_serializes_as_ofrep_body_with_flat_metadata() {
     let e = snap.evaluate("disabled.flag", &Map::new()).expect("evaluates");
     assert_eq!(
         serde_json::to_value(e).expect("serializes"),
-        json!({"key": "disabled.flag", "reason": "DISABLED", "metadata": {"revision": 7}})
+        json!({"key": "disabled.flag", "variant": null, "reason": "DISABLED", "metadata": {"revision": 7}}),
+        "no value (use the code default); the variant is null, not missing, for the Python provider"
     );
 }
 

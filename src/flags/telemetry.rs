@@ -62,23 +62,35 @@ pub struct Series {
 impl Telemetry {
     /// Counts one evaluation. Allocation only on the first sight of a combination.
     pub fn record(&self, flag: &str, variant: Option<&str>, reason: &'static str, env: &str, app: &str) {
-        let variant = variant.unwrap_or("");
-        let key = self.hasher.hash_one((flag, variant, reason, env, app));
+        self.record_many(env, app, std::iter::once((flag, variant, reason)));
+    }
+
+    /// Counts several evaluations of one request (bulk) under one lock and one clock read.
+    pub fn record_many<'a>(
+        &self,
+        env: &str,
+        app: &str,
+        evaluations: impl Iterator<Item = (&'a str, Option<&'a str>, &'static str)>,
+    ) {
         let now = Utc::now().timestamp_millis();
         let mut shard = self.shards[shard_index()].lock().expect("telemetry shard");
-        let e = shard.entry(key).or_insert_with(|| Entry {
-            flag: flag.to_owned(),
-            variant: variant.to_owned(),
-            reason,
-            env: env.to_owned(),
-            app: app.to_owned(),
-            pending: 0,
-            total: 0,
-            last_seen: now,
-        });
-        e.pending += 1;
-        e.total += 1;
-        e.last_seen = now;
+        for (flag, variant, reason) in evaluations {
+            let variant = variant.unwrap_or("");
+            let key = self.hasher.hash_one((flag, variant, reason, env, app));
+            let e = shard.entry(key).or_insert_with(|| Entry {
+                flag: flag.to_owned(),
+                variant: variant.to_owned(),
+                reason,
+                env: env.to_owned(),
+                app: app.to_owned(),
+                pending: 0,
+                total: 0,
+                last_seen: now,
+            });
+            e.pending += 1;
+            e.total += 1;
+            e.last_seen = now;
+        }
     }
 
     /// Takes the counts gathered since the last drain, merged across shards.
