@@ -24,7 +24,10 @@ async fn bulk(body: Bytes) -> impl IntoResponse {
     let _ = v.get("context");
     // The same bytes signalbox answers for the load test's flags and context, so that both sides
     // pay for the same response size.
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("../bench/bulk-response.json"))
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../bench/bulk-response.json"),
+    )
 }
 
 #[tokio::main]

@@ -48,7 +48,10 @@ const LIFETIME_SECS: i64 = 3600;
 
 impl Channels {
     pub fn new(key: &[u8]) -> Channels {
-        Channels { key: key.to_vec(), cache: Default::default() }
+        Channels {
+            key: key.to_vec(),
+            cache: Default::default(),
+        }
     }
 
     pub fn token(&self, env: &str) -> String {

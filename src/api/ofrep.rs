@@ -214,7 +214,11 @@ async fn evaluate_all(
         }
         flags.push(match result {
             Ok(ev) => BulkItem::Ok(ev),
-            Err(e) => BulkItem::Err { key, error_code: e.code(), error_details: e.to_string() },
+            Err(e) => BulkItem::Err {
+                key,
+                error_code: e.code(),
+                error_details: e.to_string(),
+            },
         });
     }
     st.telemetry.record_many(
@@ -228,10 +232,22 @@ async fn evaluate_all(
     let request_uri = format!("/ofrep/v1/events?channel={}", st.channels.token(&caller.env));
     let body = BulkBody {
         flags,
-        metadata: BulkMetadata { revision: published.revision },
-        event_streams: [EventStream { kind: "sse", endpoint: Endpoint { request_uri: &request_uri }, inactivity_delay_sec: 120 }],
+        metadata: BulkMetadata {
+            revision: published.revision,
+        },
+        event_streams: [EventStream {
+            kind: "sse",
+            endpoint: Endpoint {
+                request_uri: &request_uri,
+            },
+            inactivity_delay_sec: 120,
+        }],
     };
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&body).expect("body serializes"), Some(&etag)))
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&body).expect("body serializes"),
+        Some(&etag),
+    ))
 }
 
 /// The bulk response, serialized straight from the evaluations (no intermediate JSON tree).

@@ -251,3 +251,87 @@ fn flags_validate_names_every_problem_and_passes_the_shipped_examples() {
     }
     assert!(out.contains("bad.yaml"));
 }
+
+/// The real binary: SIGHUP reloads flags at once, a broken file is refused with a logged error
+/// and the last good flags keep serving, SIGTERM stops the server cleanly.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_flags_and_a_broken_file_is_logged_and_refused() {
+    let env = Env::new();
+    let flags = env.dir.path().join("flags/app.yaml");
+    let write = |default: &str| {
+        std::fs::write(
+            &flags,
+            format!("flags:\n  max.items:\n    state: ENABLED\n    variants: {{ small: 10, large: 100 }}\n    defaultVariant: {default}\n"),
+        )
+        .unwrap()
+    };
+    write("large");
+    // Polling effectively off: only SIGHUP reloads.
+    let config = env.dir.path().join("settings.toml");
+    std::fs::write(&config, "[serving]\nreload_poll_ms = 3600000\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = signalbox(&env, &["token", "create", "--name", "app", "--scope", "flags:read"]);
+    let token = stdout(&o).trim().to_owned();
+    let log = env.dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("SIGNALBOX_SOURCES", env.sources_dir())
+        .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
+        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("SIGNALBOX_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let value = || async {
+        let r = client
+            .post(format!("{base}/ofrep/v1/evaluate/flags/max.items"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?;
+        r.json::<serde_json::Value>().await.ok().map(|v| v["value"].clone())
+    };
+    let wait_for = |want: serde_json::Value| {
+        let value = &value;
+        async move {
+            for _ in 0..100 {
+                if value().await == Some(want.clone()) {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(wait_for(serde_json::json!(100)).await, "server did not start serving");
+    let hup = |pid: u32| Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap();
+
+    write("huge");
+    assert!(hup(child.id()).success());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        value().await,
+        Some(serde_json::json!(100)),
+        "the last good flags keep serving"
+    );
+    write("small");
+    assert!(hup(child.id()).success());
+    assert!(wait_for(serde_json::json!(10)).await, "SIGHUP did not reload");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("flag reload refused"), "{logged}");
+    assert!(logged.contains("huge"), "the log names the problem: {logged}");
+}
