@@ -129,13 +129,14 @@ pub async fn serve(
             .clone()
             .watch(Duration::from_millis(serving.reload_poll_ms.max(50))),
     );
-    background.spawn(
-        telemetry
-            .clone()
-            .flush_forever(store.clone(), Duration::from_secs(serving.telemetry_flush_secs.max(1))),
-    );
 
     let (tx, rx) = tokio::sync::watch::channel(false);
+    // Flushes periodically and once more at shutdown; awaited, so no count is lost mid-write.
+    let telemetry_task = tokio::spawn(telemetry.clone().flush_forever(
+        store.clone(),
+        Duration::from_secs(serving.telemetry_flush_secs.max(1)),
+        rx.clone(),
+    ));
     let sched = tokio::spawn(scheduler::run(
         app.watcher.clone(),
         app.sources.as_ref().clone(),
@@ -154,6 +155,7 @@ pub async fn serve(
         tokens,
         telemetry: telemetry.clone(),
         anonymous,
+        shutdown: rx.clone(),
         channels: Arc::new(api::channel::Channels::new(&sse_key)),
     };
     let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
@@ -170,7 +172,7 @@ pub async fn serve(
         .await?;
     let _ = sched.await;
     background.abort_all();
-    telemetry.flush(&store).await;
+    let _ = telemetry_task.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -32,12 +32,14 @@ pub enum CallerError {
     Forbidden(&'static str),
     #[error("invalid or expired event-stream channel; fetch the bulk evaluation again for a new one")]
     BadChannel,
+    #[error("this token is bound to environment `{0}`, which is not configured on this server")]
+    UnknownEnv(String),
 }
 
 impl CallerError {
     pub fn status(&self) -> StatusCode {
         match self {
-            CallerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            CallerError::Forbidden(_) | CallerError::UnknownEnv(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -78,25 +80,29 @@ impl Caller {
     }
 }
 
-fn presented_token(parts: &Parts) -> Option<&str> {
-    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let v = v.trim();
-        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-            return Some(v[7..].trim());
-        }
+/// The presented token: `Ok(None)` when the request carries no credential at all, `Err` when it
+/// carries one we cannot read (another scheme, an empty bearer): that is never anonymous access.
+fn presented_token(parts: &Parts) -> Result<Option<&str>, CallerError> {
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
+        let v = v.to_str().map_err(|_| CallerError::Invalid)?.trim();
+        return match (v.get(..7), v.get(7..).map(str::trim)) {
+            (Some(scheme), Some(token)) if scheme.eq_ignore_ascii_case("bearer ") && !token.is_empty() => {
+                Ok(Some(token))
+            }
+            _ => Err(CallerError::Invalid),
+        };
     }
-    parts
-        .headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    match parts.headers.get("x-api-key") {
+        Some(v) => Ok(Some(v.to_str().map_err(|_| CallerError::Invalid)?.trim())),
+        None => Ok(None),
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = CallerError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Caller, CallerError> {
-        match presented_token(parts) {
+        match presented_token(parts)? {
             Some(t) => st.tokens.authenticate(t).map(Caller).ok_or(CallerError::Invalid),
             None => st.anonymous.clone().map(Caller).ok_or(CallerError::Missing),
         }

@@ -20,7 +20,10 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One flag with its definition and, per environment, what it serves without targeting.
-async fn describe(st: &AppState, key: &str) -> Result<Value, ApiError> {
+/// A token sees its own environment only (overrides, approvers and which apps use a flag are
+/// other environments' business); `admin` sees all.
+async fn describe(st: &AppState, key: &str, caller: &Caller) -> Result<Value, ApiError> {
+    let all = caller.scopes.allows(Scope::Admin);
     let published = st
         .flags
         .current()
@@ -31,7 +34,7 @@ async fn describe(st: &AppState, key: &str) -> Result<Value, ApiError> {
         .get(key)
         .ok_or_else(|| ApiError::NotFound(format!("no flag `{key}`")))?;
     let mut envs = Map::new();
-    for env in st.flags.environments() {
+    for env in st.flags.environments().iter().filter(|e| all || **e == *caller.env) {
         let ov = st.flags.override_of(env, key);
         let variant = ov
             .as_ref()
@@ -46,7 +49,8 @@ async fn describe(st: &AppState, key: &str) -> Result<Value, ApiError> {
             }),
         );
     }
-    let usage = st.store.usage(Some(key)).await?;
+    let mut usage = st.store.usage(Some(key)).await?;
+    usage.retain(|u| all || u.env == *caller.env);
     Ok(json!({
         "key": key,
         "state": def.state,
@@ -62,14 +66,14 @@ async fn describe(st: &AppState, key: &str) -> Result<Value, ApiError> {
 }
 
 async fn list(State(st): State<AppState>, caller: Result<Caller, CallerError>) -> Result<Response, ApiError> {
-    caller?.require(Scope::FlagsRead)?;
+    let caller = caller?.require(Scope::FlagsRead)?;
     let published = st
         .flags
         .current()
         .ok_or_else(|| ApiError::Unavailable("flags are not loaded yet".into()))?;
     let mut out = Vec::new();
     for key in published.set.flags.keys() {
-        out.push(describe(&st, key).await?);
+        out.push(describe(&st, key, &caller).await?);
     }
     Ok(Json(json!({"revision": published.revision, "flags": out})).into_response())
 }
@@ -79,8 +83,8 @@ async fn one(
     caller: Result<Caller, CallerError>,
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller?.require(Scope::FlagsRead)?;
-    Ok(Json(describe(&st, &key).await?).into_response())
+    let caller = caller?.require(Scope::FlagsRead)?;
+    Ok(Json(describe(&st, &key, &caller).await?).into_response())
 }
 
 /// The caller's environment's effective flags in flagd's format: an override becomes the default

@@ -34,6 +34,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// Set when anonymous evaluation is allowed (development only).
     pub anonymous: Option<Arc<Principal>>,
+    /// Turns true when the server shuts down (ends the long-lived SSE streams).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Issues and checks the signed SSE channel tokens.
     pub channels: Arc<channel::Channels>,
 }

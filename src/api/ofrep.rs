@@ -4,7 +4,7 @@
 use super::AppState;
 use super::caller::{Caller, CallerError};
 use crate::auth::Scope;
-use crate::flags::EvalError;
+use crate::flags::{EvalError, stopped};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -139,7 +139,9 @@ async fn evaluate_one(
     check_length(&headers, st.serving.max_request_bytes)?;
     let ctx = read_context(body, st.serving.max_request_bytes, Some(&key)).await?;
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;
-    let env = published.env(&caller.env).ok_or(OfrepError::NotReady)?;
+    let env = published
+        .env(&caller.env)
+        .ok_or_else(|| OfrepError::Auth(CallerError::UnknownEnv(caller.env.to_string())))?;
     match env.snapshot.evaluate(&key, &ctx) {
         Ok(ev) => {
             st.telemetry
@@ -156,15 +158,15 @@ async fn evaluate_one(
     }
 }
 
-/// Bulk evaluation's strong ETag: the environment's configuration, the canonical context (serde's
-/// maps are sorted) and which flags this caller may see.
-fn bulk_etag(config_etag: &str, ctx: &Map<String, Value>, visibility: &str) -> String {
+/// Bulk evaluation's strong ETag: the environment's configuration (which also decides which flags
+/// are visible), the canonical context (serde's maps are sorted) and the event-stream channel.
+fn bulk_etag(config_etag: &str, ctx: &Map<String, Value>, channel: &str) -> String {
     let mut h = Sha256::new();
     h.update(config_etag.as_bytes());
     h.update([0]);
     h.update(serde_json::to_vec(ctx).expect("context serializes"));
     h.update([0]);
-    h.update(visibility.as_bytes());
+    h.update(channel.as_bytes());
     format!("\"{}\"", hex::encode(&h.finalize()[..16]))
 }
 
@@ -196,9 +198,16 @@ async fn evaluate_all(
     check_length(&headers, st.serving.max_request_bytes)?;
     let ctx = read_context(body, st.serving.max_request_bytes, None).await?;
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;
-    let env = published.env(&caller.env).ok_or(OfrepError::NotReady)?;
-    let etag = bulk_etag(&env.config_etag, &ctx, "client-visible");
-    if none_match(&headers, &etag) {
+    let env = published
+        .env(&caller.env)
+        .ok_or_else(|| OfrepError::Auth(CallerError::UnknownEnv(caller.env.to_string())))?;
+    let channel = st.channels.token(&caller.env);
+    // The ETag covers the channel token too: a client that gets a 304 keeps the event-stream URL
+    // it has, which must still work (tokens rotate, and a restart changes the signing key).
+    let etag = bulk_etag(&env.config_etag, &ctx, &channel);
+    // Answers that change with the clock alone ($flagd.timestamp) get no ETag: a 304 would lie.
+    let cacheable = !env.snapshot.visible_reads_clock();
+    if cacheable && none_match(&headers, &etag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         r.headers_mut()
             .insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
@@ -229,7 +238,7 @@ async fn evaluate_all(
             BulkItem::Err { .. } => None,
         }),
     );
-    let request_uri = format!("/ofrep/v1/events?channel={}", st.channels.token(&caller.env));
+    let request_uri = format!("/ofrep/v1/events?channel={channel}&since={}", published.revision);
     let body = BulkBody {
         flags,
         metadata: BulkMetadata {
@@ -243,10 +252,11 @@ async fn evaluate_all(
             inactivity_delay_sec: 120,
         }],
     };
+    let etag = cacheable.then_some(etag.as_str());
     Ok(json_response(
         StatusCode::OK,
         serde_json::to_vec(&body).expect("body serializes"),
-        Some(&etag),
+        etag,
     ))
 }
 
@@ -305,18 +315,29 @@ async fn configuration(caller: Result<Caller, CallerError>) -> Result<Json<Value
     })))
 }
 
-fn refetch_event(revision: u64, etag: &str, last_modified: i64) -> Event {
+fn refetch_event(epoch: u64, revision: u64, etag: &str, last_modified: i64) -> Event {
     let data = json!({"type": "refetchEvaluation", "etag": format!("\"{etag}\""), "lastModified": last_modified});
     Event::default()
-        .id(revision.to_string())
+        .id(format!("{epoch}-{revision}"))
         .event("message")
         .data(data.to_string())
 }
 
+/// Reads `<epoch>-<revision>` (our event ids) or a bare revision (the `since` parameter); an id
+/// from another process (another epoch) is not comparable and reads as `None`.
+fn parse_position(s: &str, epoch: u64) -> Option<u64> {
+    match s.trim().split_once('-') {
+        Some((e, r)) => (e.parse::<u64>().ok()? == epoch).then(|| r.parse().ok()).flatten(),
+        None => s.trim().parse().ok(),
+    }
+}
+
 /// The SSE stream of one environment. Browsers' EventSource cannot send headers, so the URL
 /// carries a short-lived signed channel token (issued with each bulk evaluation), never the API
-/// token. Missed events are replayed from `Last-Event-ID`; when they are too old, one refetch is
-/// sent so the client catches up.
+/// token. The stream resumes from `Last-Event-ID`, or else from the `since` revision the bulk
+/// response was computed at, so a change made between the bulk response and the connection is not
+/// missed; a position too old (or from another process) gets one refetch event. Each revision is
+/// sent at most once, and the stream ends when the server shuts down.
 async fn events(
     State(st): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -326,49 +347,69 @@ async fn events(
         .get("channel")
         .and_then(|c| st.channels.verify(c))
         .ok_or(OfrepError::Auth(CallerError::BadChannel))?;
-    // Subscribe before reading the current state, so nothing published in between is missed.
+    // Subscribe before reading the history, so nothing published in between is missed; `sent`
+    // then drops what both deliver.
     let rx = st.flags.subscribe();
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;
-    let last_id = headers
+    let epoch = st.flags.epoch();
+    let position = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+        .map(|v| parse_position(v, epoch))
+        .or_else(|| q.get("since").map(|v| parse_position(v, epoch)));
     let mut initial: Vec<Event> = Vec::new();
-    if let Some(last) = last_id {
-        let current = published.env(&env).map(|e| (e.config_etag.clone(), e.last_modified));
-        match st.flags.events_since(last) {
-            Some(missed) => {
-                for ev in missed {
-                    if let Some((_, etag, lm)) = ev.changed.iter().find(|(e, _, _)| *e == env) {
-                        initial.push(refetch_event(ev.revision, etag, *lm));
-                    }
+    let mut sent = published.revision;
+    match position {
+        // A fresh connection with no position: only what happens from now on.
+        None => {}
+        Some(Some(pos)) if st.flags.events_since(pos).is_some() => {
+            sent = pos;
+            for ev in st.flags.events_since(pos).unwrap_or_default() {
+                if let Some((_, etag, lm)) = ev.changed.iter().find(|(e, _, _)| *e == env) {
+                    initial.push(refetch_event(epoch, ev.revision, etag, *lm));
                 }
+                sent = sent.max(ev.revision);
             }
-            None => {
-                if let Some((etag, lm)) = current {
-                    initial.push(refetch_event(published.revision, &etag, lm));
-                }
+        }
+        // Too old, from another process, or unreadable: one refetch covers it.
+        Some(_) => {
+            if let Some(e) = published.env(&env) {
+                initial.push(refetch_event(
+                    epoch,
+                    published.revision,
+                    &e.config_etag,
+                    e.last_modified,
+                ));
             }
         }
     }
+    let shutdown = st.shutdown.clone();
+    let state = (initial.into_iter(), rx, env, sent, shutdown);
     let stream = futures_util::stream::unfold(
-        (initial.into_iter(), rx, env),
-        |(mut pending, mut rx, env)| async move {
+        state,
+        move |(mut pending, mut rx, env, mut sent, mut shutdown)| async move {
             if let Some(ev) = pending.next() {
-                return Some((Ok::<Event, Infallible>(ev), (pending, rx, env)));
+                return Some((Ok::<Event, Infallible>(ev), (pending, rx, env, sent, shutdown)));
             }
             loop {
-                match rx.recv().await {
+                let received = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = stopped(&mut shutdown) => return None,
+                };
+                match received {
+                    Ok(ev) if ev.revision <= sent => {}
                     Ok(ev) => {
+                        sent = ev.revision;
                         if let Some((_, etag, lm)) = ev.changed.iter().find(|(e, _, _)| *e == env) {
-                            let out = refetch_event(ev.revision, etag, *lm);
-                            return Some((Ok(out), (pending, rx, env)));
+                            let out = refetch_event(epoch, ev.revision, etag, *lm);
+                            return Some((Ok(out), (pending, rx, env, sent, shutdown)));
                         }
                     }
                     // Fell behind: one refetch covers everything missed.
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         let data = json!({"type": "refetchEvaluation"}).to_string();
-                        return Some((Ok(Event::default().event("message").data(data)), (pending, rx, env)));
+                        let out = Event::default().event("message").data(data);
+                        return Some((Ok(out), (pending, rx, env, sent, shutdown)));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }

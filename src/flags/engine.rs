@@ -248,6 +248,15 @@ impl Snapshot {
         self.flags.get(key).map(|f| &f.def)
     }
 
+    /// Whether an active (not overridden) targeting rule of a client-visible flag can read
+    /// `$flagd.timestamp`: its answers then change with time alone, and no ETag may promise
+    /// otherwise.
+    pub fn visible_reads_clock(&self) -> bool {
+        self.flags
+            .values()
+            .any(|f| f.reads_clock && f.forced.is_none() && f.def.client_visible())
+    }
+
     pub fn len(&self) -> usize {
         self.flags.len()
     }

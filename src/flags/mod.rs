@@ -24,7 +24,7 @@ pub use model::{
     META_OWNER, META_PROVIDERS, MetaValue,
 };
 pub use service::{EnvSnapshot, FlagService, Published, RevisionEvent, ServiceError};
-pub use telemetry::Telemetry;
+pub use telemetry::{Telemetry, stopped};
 
 #[cfg(test)]
 mod eval_tests;

@@ -58,6 +58,9 @@ pub struct FlagService {
     publish_lock: Mutex<()>,
     events: broadcast::Sender<RevisionEvent>,
     history: Mutex<VecDeque<RevisionEvent>>,
+    /// Start time in milliseconds: event ids are `<epoch>-<revision>`, so an id from another
+    /// process (a restart, another replica) is never mistaken for one of ours.
+    epoch: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +95,12 @@ impl FlagService {
             publish_lock: Mutex::new(()),
             events,
             history: Mutex::new(VecDeque::new()),
+            epoch: chrono::Utc::now().timestamp_millis().max(0) as u64,
         }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     pub fn dir(&self) -> &Path {
@@ -121,7 +129,8 @@ impl FlagService {
     pub fn events_since(&self, revision: u64) -> Option<Vec<RevisionEvent>> {
         let history = self.history.lock().expect("history lock");
         let oldest = history.front().map(|e| e.revision)?;
-        if revision + 1 < oldest || revision > history.back().map(|e| e.revision).unwrap_or(0) {
+        let newest = history.back().map(|e| e.revision).unwrap_or(0);
+        if revision.saturating_add(1) < oldest || revision > newest {
             return None;
         }
         Some(history.iter().filter(|e| e.revision > revision).cloned().collect())
@@ -135,7 +144,7 @@ impl FlagService {
         if self.current.load().as_ref().is_some_and(|p| p.set_hash == set_hash) {
             return Ok(None);
         }
-        self.publish(Some((Arc::new(set), set_hash))).map(Some)
+        self.publish(Some((Arc::new(set), set_hash)), None).map(Some)
     }
 
     /// The active override of a flag in an environment.
@@ -167,6 +176,7 @@ impl FlagService {
                 });
             }
         }
+        let must_serve = ov.is_some().then_some((env, flag));
         let previous = {
             let mut all = self.overrides.lock().expect("overrides lock");
             let env_map = all.entry(env.to_owned()).or_default();
@@ -175,7 +185,7 @@ impl FlagService {
                 None => env_map.remove(flag),
             }
         };
-        match self.publish(None) {
+        match self.publish(None, must_serve) {
             Ok(rev) => Ok(rev),
             Err(e) => {
                 // Put things back: an override the flag set cannot take must not linger.
@@ -192,7 +202,13 @@ impl FlagService {
 
     /// Builds every environment's snapshot from `set` (or the current set) and the overrides,
     /// swaps them in under a new revision and announces it. The only place the revision moves.
-    fn publish(&self, new_set: Option<(Arc<FlagSet>, String)>) -> Result<u64, ServiceError> {
+    /// `must_serve` names an override that was just set: it is validated here, under the publish
+    /// lock, so a concurrent reload cannot make it silently vanish.
+    fn publish(
+        &self,
+        new_set: Option<(Arc<FlagSet>, String)>,
+        must_serve: Option<(&str, &str)>,
+    ) -> Result<u64, ServiceError> {
         let _guard = self.publish_lock.lock().expect("publish lock");
         let prev = self.current.load_full();
         let (set, set_hash) = match (new_set, &prev) {
@@ -202,17 +218,23 @@ impl FlagService {
         };
         let revision = prev.as_ref().map(|p| p.revision + 1).unwrap_or(1);
         let mut overrides = self.overrides.lock().expect("overrides lock").clone();
+        let mut rejected = None;
         // An override whose flag or variant is gone from the files cannot be served; it must not
         // block every later reload either. It is dropped from this build with a warning (the
         // decision that made it will see its flag gone).
         for (env, m) in overrides.iter_mut() {
             m.retain(|flag, ov| {
                 let ok = set.flags.get(flag).is_some_and(|d| d.variants.contains_key(&ov.variant));
-                if !ok {
+                if !ok && must_serve == Some((env.as_str(), flag.as_str())) {
+                    rejected = Some((flag.clone(), ov.variant.clone()));
+                } else if !ok {
                     tracing::warn!(%env, %flag, variant = %ov.variant, "override ignored: its flag or variant no longer exists");
                 }
                 ok
             });
+        }
+        if let Some((flag, variant)) = rejected {
+            return Err(ServiceError::UnknownVariant { flag, variant });
         }
         let now = chrono::Utc::now().timestamp();
         let empty = HashMap::new();

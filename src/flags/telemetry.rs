@@ -124,7 +124,8 @@ impl Telemetry {
     pub fn series(&self) -> Vec<Series> {
         let mut merged: HashMap<(String, String, &'static str, String), u64> = HashMap::new();
         for shard in &self.shards {
-            for e in shard.lock().expect("telemetry shard").values() {
+            // Entries put back after a failed flush carry no reason and no total: not a series.
+            for e in shard.lock().expect("telemetry shard").values().filter(|e| e.total > 0) {
                 *merged
                     .entry((e.flag.clone(), e.variant.clone(), e.reason, e.env.clone()))
                     .or_default() += e.total;
@@ -172,14 +173,29 @@ impl Telemetry {
         }
     }
 
-    pub async fn flush_forever(self: std::sync::Arc<Self>, store: Store, every: std::time::Duration) {
+    /// Flushes every `every` until `shutdown` turns true, then once more.
+    pub async fn flush_forever(
+        self: std::sync::Arc<Self>,
+        store: Store,
+        every: std::time::Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
-            tick.tick().await;
-            self.flush(&store).await;
+            tokio::select! {
+                _ = tick.tick() => self.flush(&store).await,
+                _ = stopped(&mut shutdown) => break,
+            }
         }
+        self.flush(&store).await;
     }
+}
+
+/// Completes when the shutdown flag turns true (or its sender is gone). The borrow `wait_for`
+/// returns is dropped inside, so the future stays `Send`.
+pub async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 #[cfg(test)]

@@ -376,7 +376,9 @@ async fn a_reload_is_announced_on_the_event_stream_and_a_broken_file_keeps_the_l
         event["etag"].is_string() && event["lastModified"].is_number(),
         "{event}"
     );
-    let id: i64 = id.expect("events carry an id").parse().unwrap();
+    let id = id.expect("events carry an id");
+    let (_epoch, rev) = id.split_once('-').expect("ids are <epoch>-<revision>");
+    let id: i64 = rev.parse().unwrap();
     assert!(id > rev0);
     let (_, b) = f.eval("max.items", json!({})).await;
     assert_eq!(b["value"], 10);
@@ -393,7 +395,7 @@ async fn a_reload_is_announced_on_the_event_stream_and_a_broken_file_keeps_the_l
     let (rid, _) = next_event(&mut missed, Instant::now() + Duration::from_secs(10))
         .await
         .expect("a replayed event");
-    assert_eq!(rid.unwrap().parse::<i64>().unwrap(), id);
+    assert_eq!(rid.unwrap().rsplit_once('-').unwrap().1.parse::<i64>().unwrap(), id);
 
     // A forged or missing channel is refused.
     let r = reqwest::get(format!("{}/ofrep/v1/events?channel=abc.1.def", f.run.base))
@@ -499,4 +501,58 @@ async fn anonymous_evaluation_is_off_unless_enabled() {
             .status(),
         401
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_that_depend_on_the_clock_get_no_etag() {
+    let env = Env::new();
+    let at = chrono::Utc::now().timestamp() + 3600;
+    std::fs::write(
+        env.dir.path().join("flags/app.yaml"),
+        format!("flags:\n  launch:\n    state: ENABLED\n    variants: {{ \"on\": true, \"off\": false }}\n    defaultVariant: \"off\"\n    targeting:\n      if:\n        - \">=\": [{{ var: \"$flagd.timestamp\" }}, {at}]\n        - \"on\"\n        - \"off\"\n"),
+    )
+    .unwrap();
+    let mut s = env.settings();
+    s.serving.allow_anonymous = true;
+    let run = spawn_app_with(s).await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/ofrep/v1/evaluate/flags", run.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get("etag").is_none(),
+        "a time-dependent answer must not be cached"
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/ofrep/v1/evaluate/flags", run.base))
+        .header("if-none-match", "*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_event_stream_does_not_hold_up_shutdown() {
+    let mut f = start().await;
+    let b: Value = f
+        .post("/ofrep/v1/evaluate/flags", Some(&f.app), Some("{}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let uri = b["eventStreams"][0]["endpoint"]["requestUri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(uri.contains("&since="), "{uri}");
+    let _stream = reqwest::get(format!("{}{uri}", f.run.base)).await.unwrap();
+    f.run.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), &mut f.run.handle)
+        .await
+        .expect("serve returned")
+        .unwrap()
+        .unwrap();
 }
