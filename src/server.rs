@@ -156,6 +156,7 @@ pub async fn serve(
         telemetry: telemetry.clone(),
         anonymous,
         shutdown: rx.clone(),
+        limiter: Arc::new(api::limit::RateLimiter::new(app.settings.serving.rate_limit_per_token)),
         channels: Arc::new(api::channel::Channels::new(&sse_key)),
     };
     let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());

@@ -7,6 +7,7 @@ mod caller;
 pub mod channel;
 mod error;
 mod flags;
+pub mod limit;
 mod metrics;
 mod ofrep;
 mod watcher;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub anonymous: Option<Arc<Principal>>,
     /// Turns true when the server shuts down (ends the long-lived SSE streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Per-token evaluation limits (429).
+    pub limiter: Arc<limit::RateLimiter>,
     /// Issues and checks the signed SSE channel tokens.
     pub channels: Arc<channel::Channels>,
 }

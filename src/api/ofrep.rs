@@ -40,6 +40,8 @@ pub enum OfrepError {
         details: String,
     },
     TooLarge(usize),
+    /// 429: seconds to wait.
+    RateLimited(u64),
     NotReady,
 }
 
@@ -62,6 +64,12 @@ impl IntoResponse for OfrepError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"errorCode": "GENERAL", "errorDetails": format!("request body larger than {limit} bytes")}),
             ),
+            OfrepError::RateLimited(secs) => {
+                let body = json!({"errorDetails": format!("rate limit reached; retry in {secs} s")});
+                let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return r;
+            }
             OfrepError::NotReady => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"errorDetails": "flags are not loaded yet"}),
@@ -136,6 +144,7 @@ async fn evaluate_one(
     let caller = caller
         .and_then(|c| c.require(Scope::FlagsRead))
         .map_err(OfrepError::Auth)?;
+    st.limiter.check(caller.token_id).map_err(OfrepError::RateLimited)?;
     check_length(&headers, st.serving.max_request_bytes)?;
     let ctx = read_context(body, st.serving.max_request_bytes, Some(&key)).await?;
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;
@@ -195,6 +204,7 @@ async fn evaluate_all(
     let caller = caller
         .and_then(|c| c.require(Scope::FlagsRead))
         .map_err(OfrepError::Auth)?;
+    st.limiter.check(caller.token_id).map_err(OfrepError::RateLimited)?;
     check_length(&headers, st.serving.max_request_bytes)?;
     let ctx = read_context(body, st.serving.max_request_bytes, None).await?;
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;

@@ -43,6 +43,8 @@ pub struct ServingSettings {
     pub anonymous_env: String,
     /// Largest OFREP request body accepted (413 above).
     pub max_request_bytes: usize,
+    /// Flag evaluations per second per token (429 with Retry-After above); 0 means no limit.
+    pub rate_limit_per_token: u64,
     /// How often flag files are checked for changes.
     pub reload_poll_ms: u64,
     /// How often evaluation counts are written to the database.
@@ -61,6 +63,7 @@ impl Default for ServingSettings {
             allow_anonymous: false,
             anonymous_env: "development".into(),
             max_request_bytes: 64 * 1024,
+            rate_limit_per_token: 0,
             reload_poll_ms: 500,
             telemetry_flush_secs: 10,
             token_refresh_secs: 2,
@@ -213,6 +216,7 @@ environments = ["development", "staging", "production"]  # every token is bound 
 allow_anonymous = false     # evaluate flags without a token, in anonymous_env: local development only
 anonymous_env = "development"
 max_request_bytes = 65536   # larger OFREP bodies get 413
+rate_limit_per_token = 0    # evaluations per second per token (429 + Retry-After above); 0 = no limit
 reload_poll_ms = 500        # flag files are checked this often (and on SIGHUP)
 telemetry_flush_secs = 10   # evaluation counts are written to the database this often
 token_refresh_secs = 2      # tokens created or revoked with the CLI take effect within this

@@ -556,3 +556,42 @@ async fn an_open_event_stream_does_not_hold_up_shutdown() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_over_its_rate_limit_gets_429_with_retry_after_in_seconds() {
+    let env = Env::new();
+    std::fs::write(env.dir.path().join("flags/app.yaml"), FLAGS).unwrap();
+    let store = signalbox::store::Store::open(&env.settings().database).await.unwrap();
+    let envs = env.settings().serving.environments;
+    let token = signalbox::auth::create_token(&store, "busy", &["flags:read".into()], "production", &envs)
+        .await
+        .unwrap()
+        .token;
+    store.close().await;
+    let mut s = env.settings();
+    s.serving.rate_limit_per_token = 3;
+    let run = spawn_app_with(s).await;
+    let client = reqwest::Client::new();
+    let mut limited = None;
+    for _ in 0..20 {
+        let r = client
+            .post(format!("{}/ofrep/v1/evaluate/flags/max.items", run.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("twenty requests within a few seconds exceed 3 per second");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("integer seconds");
+    assert!(retry >= 1);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert!(r.json::<Value>().await.unwrap()["errorDetails"].is_string());
+}
