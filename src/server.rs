@@ -146,7 +146,7 @@ pub async fn serve(
         app.settings.fetch.global_concurrency * 4,
         rx.clone(),
     ));
-    let state = AppState {
+    let state = AppState(Arc::new(api::Shared {
         store: store.clone(),
         sources: app.sources.clone(),
         scheduler: app.settings.scheduler.clone(),
@@ -158,7 +158,7 @@ pub async fn serve(
         shutdown: rx.clone(),
         limiter: Arc::new(api::limit::RateLimiter::new(app.settings.serving.rate_limit_per_token)),
         channels: Arc::new(api::channel::Channels::new(&sse_key)),
-    };
+    }));
     let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tokio::spawn(async move {
         shutdown.await;

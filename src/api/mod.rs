@@ -23,9 +23,19 @@ use std::sync::Arc;
 pub use caller::{Caller, CallerError};
 pub use error::ApiError;
 
-/// What the handlers share. Cheap to clone.
+/// What the handlers share. axum clones the state for every request, so it is one `Arc`: a
+/// single reference count instead of one per field on the hot path.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Store,
     pub sources: Arc<Vec<Source>>,
     pub scheduler: SchedulerSettings,

@@ -6,7 +6,7 @@ use super::caller::{Caller, CallerError};
 use crate::auth::Scope;
 use crate::flags::{EvalError, stopped};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -80,10 +80,17 @@ impl IntoResponse for OfrepError {
 }
 
 /// Reads and parses the request's evaluation context. A missing body or `context` means `{}`.
-async fn read_context(body: Body, limit: usize, key: Option<&str>) -> Result<Map<String, Value>, OfrepError> {
-    let bytes: Bytes = axum::body::to_bytes(body, limit)
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, OfrepError> {
+    axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| OfrepError::TooLarge(limit))?;
+        .map_err(|_| OfrepError::TooLarge(limit))
+}
+
+async fn read_context(body: Body, limit: usize, key: Option<&str>) -> Result<Map<String, Value>, OfrepError> {
+    parse_context(&read_body(body, limit).await?, key)
+}
+
+fn parse_context(bytes: &[u8], key: Option<&str>) -> Result<Map<String, Value>, OfrepError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -92,7 +99,7 @@ async fn read_context(body: Body, limit: usize, key: Option<&str>) -> Result<Map
         code: "PARSE_ERROR",
         details,
     };
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| parse_error(format!("request body is not JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| parse_error(format!("request body is not JSON: {e}")))?;
     let Value::Object(mut body) = v else {
         return Err(parse_error("request body must be a JSON object".into()));
     };
@@ -138,15 +145,14 @@ async fn evaluate_one(
     State(st): State<AppState>,
     caller: Result<Caller, CallerError>,
     Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    req: Request,
 ) -> Result<Response, OfrepError> {
     let caller = caller
         .and_then(|c| c.require(Scope::FlagsRead))
         .map_err(OfrepError::Auth)?;
     st.limiter.check(caller.token_id).map_err(OfrepError::RateLimited)?;
-    check_length(&headers, st.serving.max_request_bytes)?;
-    let ctx = read_context(body, st.serving.max_request_bytes, Some(&key)).await?;
+    check_length(req.headers(), st.serving.max_request_bytes)?;
+    let ctx = read_context(req.into_body(), st.serving.max_request_bytes, Some(&key)).await?;
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;
     let env = published
         .env(&caller.env)
@@ -168,12 +174,14 @@ async fn evaluate_one(
 }
 
 /// Bulk evaluation's strong ETag: the environment's configuration (which also decides which flags
-/// are visible), the canonical context (serde's maps are sorted) and the event-stream channel.
-fn bulk_etag(config_etag: &str, ctx: &Map<String, Value>, channel: &str) -> String {
+/// are visible), the request's context and the event-stream channel.
+fn bulk_etag(config_etag: &str, request_body: &[u8], channel: &str) -> String {
     let mut h = Sha256::new();
     h.update(config_etag.as_bytes());
     h.update([0]);
-    h.update(serde_json::to_vec(ctx).expect("context serializes"));
+    // The request body as sent: a client repeats the same bytes for the same context, and a
+    // different spelling of the same context only costs a cache miss, never a false 304.
+    h.update(request_body);
     h.update([0]);
     h.update(channel.as_bytes());
     format!("\"{}\"", hex::encode(&h.finalize()[..16]))
@@ -195,18 +203,20 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 async fn evaluate_all(
     State(st): State<AppState>,
     caller: Result<Caller, CallerError>,
-    // flagConfigEtag / flagConfigLastModified / sseEtag / sseLastModified are accepted and need no
-    // action: the ETag already covers the configuration.
-    Query(_q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Body,
+    // The query (flagConfigEtag / flagConfigLastModified / sseEtag / sseLastModified) is accepted
+    // and needs no action: the ETag already covers the configuration. The request is taken whole,
+    // so its headers are read in place rather than cloned.
+    req: Request,
 ) -> Result<Response, OfrepError> {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
     let caller = caller
         .and_then(|c| c.require(Scope::FlagsRead))
         .map_err(OfrepError::Auth)?;
     st.limiter.check(caller.token_id).map_err(OfrepError::RateLimited)?;
-    check_length(&headers, st.serving.max_request_bytes)?;
-    let ctx = read_context(body, st.serving.max_request_bytes, None).await?;
+    check_length(headers, st.serving.max_request_bytes)?;
+    let bytes = read_body(body, st.serving.max_request_bytes).await?;
+    let ctx = parse_context(&bytes, None)?;
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;
     let env = published
         .env(&caller.env)
@@ -214,10 +224,10 @@ async fn evaluate_all(
     let channel = st.channels.token(&caller.env);
     // The ETag covers the channel token too: a client that gets a 304 keeps the event-stream URL
     // it has, which must still work (tokens rotate, and a restart changes the signing key).
-    let etag = bulk_etag(&env.config_etag, &ctx, &channel);
+    let etag = bulk_etag(&env.config_etag, &bytes, &channel);
     // Answers that change with the clock alone ($flagd.timestamp) get no ETag: a 304 would lie.
     let cacheable = !env.snapshot.visible_reads_clock();
-    if cacheable && none_match(&headers, &etag) {
+    if cacheable && none_match(headers, &etag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         r.headers_mut()
             .insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));

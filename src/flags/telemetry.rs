@@ -30,7 +30,33 @@ struct Entry {
 
 pub struct Telemetry {
     shards: Vec<Mutex<HashMap<u64, Entry>>>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: FastHash,
+}
+
+/// FNV-1a over the key parts: the keys are our own strings (flag, variant, reason, environment,
+/// app), not attacker-chosen map keys, so a fast non-keyed hash is fine here and saves a SipHash
+/// per evaluation on the hot path.
+#[derive(Default, Clone, Copy)]
+struct FastHash;
+
+impl BuildHasher for FastHash {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl Default for Telemetry {
