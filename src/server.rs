@@ -36,7 +36,10 @@ impl AppError {
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            AppError::Sources(_) | AppError::Store(StoreError::UnsupportedUrl(_))
+            AppError::Sources(_)
+                | AppError::Flags(_)
+                | AppError::Serving(_)
+                | AppError::Store(StoreError::UnsupportedUrl(_))
         )
     }
 }

@@ -70,9 +70,10 @@ async fn serve(s: Settings) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| Failure::Usage(format!("cannot listen on {listen}: {e}")))?;
+    // Invalid flag files or serving settings are configuration errors (exit 2), found at start.
     server::serve(app, listener, server::shutdown_signal())
         .await
-        .map_err(runtime)
+        .map_err(Failure::from_app)
 }
 
 fn validate(dir: &std::path::Path, format: Format) -> Result<(), Failure> {

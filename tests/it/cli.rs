@@ -335,3 +335,32 @@ async fn sighup_reloads_flags_and_a_broken_file_is_logged_and_refused() {
     assert!(logged.contains("flag reload refused"), "{logged}");
     assert!(logged.contains("huge"), "the log names the problem: {logged}");
 }
+
+#[test]
+fn serve_refuses_invalid_flags_with_exit_status_2() {
+    let env = Env::new();
+    std::fs::write(
+        env.dir.path().join("flags/bad.yaml"),
+        "flags:\n  x:\n    state: ENABLED\n    variants: {}\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(["serve"])
+        .env("SIGNALBOX_SOURCES", env.sources_dir())
+        .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
+        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("SIGNALBOX_LISTEN", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.yaml"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
