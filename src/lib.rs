@@ -15,4 +15,5 @@ pub mod health;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod triage;
 pub mod watch;
