@@ -1,6 +1,6 @@
 //! The commands themselves.
 
-use super::{Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand};
+use super::{BriefFormat, Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use signalbox::config::{Settings, Source, sources};
 use signalbox::extract::Extractor;
@@ -40,6 +40,24 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
             command: FlagsCommand::List { format },
         } => flags_list(s, format).await,
         Command::Token { command } => token(s, command).await,
+        Command::Triage {
+            before,
+            after,
+            kind,
+            doc_type,
+            provider,
+            rules,
+            format,
+        } => triage(
+            &s,
+            &before,
+            &after,
+            kind.as_deref(),
+            doc_type.as_deref(),
+            provider.as_deref(),
+            &rules,
+            format,
+        ),
         Command::DefaultConfig => {
             print!("{}", signalbox::config::settings::DEFAULT_CONFIG);
             Ok(())
@@ -468,6 +486,66 @@ async fn token(s: Settings, cmd: TokenCommand) -> Result<(), Failure> {
     };
     store.close().await;
     result
+}
+
+/// Runs extract → triage on two local files, exactly as the server will on two snapshots.
+#[allow(clippy::too_many_arguments)]
+fn triage(
+    s: &Settings,
+    before: &std::path::Path,
+    after: &std::path::Path,
+    kind: Option<&str>,
+    doc_type: Option<&str>,
+    provider: Option<&str>,
+    rules: &[std::path::PathBuf],
+    format: BriefFormat,
+) -> Result<(), Failure> {
+    use signalbox::extract::{Kind, Rules as ExtractRules};
+    let kind = match kind {
+        Some(k) => Kind::parse(k).ok_or_else(|| Failure::Usage(format!("unknown kind `{k}`")))?,
+        None => match after.extension().and_then(|e| e.to_str()).unwrap_or("") {
+            "html" | "htm" => Kind::Html,
+            "md" | "markdown" => Kind::Markdown,
+            "json" => Kind::Json,
+            "xml" | "rss" | "atom" => Kind::Feed,
+            _ => Kind::Text,
+        },
+    };
+    let doc_type = match doc_type {
+        Some(d) => Some(
+            signalbox::config::DocType::parse(d).ok_or_else(|| Failure::Usage(format!("unknown doc type `{d}`")))?,
+        ),
+        None => None,
+    };
+    let extractor = Extractor::new(kind, ExtractRules::default(), None).map_err(|e| Failure::Usage(e.to_string()))?;
+    let read = |p: &std::path::Path| -> Result<String, Failure> {
+        let bytes = std::fs::read(p).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display())))?;
+        extractor
+            .extract(&bytes)
+            .map(|d| d.to_text())
+            .map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))
+    };
+    let (b, a) = (read(before)?, read(after)?);
+    let extra: Vec<String> = rules
+        .iter()
+        .map(|p| std::fs::read_to_string(p).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display()))))
+        .collect::<Result<_, _>>()?;
+    let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let rules = signalbox::triage::classify::Rules::load(&extra_refs).map_err(|e| Failure::Usage(e.to_string()))?;
+    // Flags are optional here: without them the brief cannot say what breaks.
+    let flags = signalbox::flags::load_dir(&s.flags).ok();
+    let ctx = signalbox::triage::Context {
+        doc_type,
+        provider,
+        flags: flags.as_ref(),
+        rules: &rules,
+    };
+    let brief = signalbox::triage::triage(&b, &a, &ctx);
+    match format {
+        BriefFormat::Json => println!("{}", serde_json::to_string(&brief).expect("brief serializes")),
+        BriefFormat::Markdown => print!("{}", signalbox::triage::to_markdown(&brief)),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -51,6 +51,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BriefFormat {
+    Markdown,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the scheduler and the HTTP server.
@@ -85,6 +91,23 @@ enum Command {
         at: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// Triage a change between two local files: the brief the server would write.
+    Triage {
+        before: PathBuf,
+        after: PathBuf,
+        /// html, markdown, text, feed, statuspage or json (default: from the file extension).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        doc_type: Option<String>,
+        #[arg(long)]
+        provider: Option<String>,
+        /// Extra classification rules (TOML, same shape as the shipped src/triage/rules.toml).
+        #[arg(long)]
+        rules: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = BriefFormat::Markdown)]
+        format: BriefFormat,
     },
     /// Validate or list flags.
     Flags {

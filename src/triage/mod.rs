@@ -1,9 +1,321 @@
-//! Pure text helpers for the triage engine: recognising dates, money amounts and rate-limit
-//! quantities in vendor documents (pricing pages, deprecation tables, policies, SDK sources).
+//! Triage: the reading of a change. From two normalized versions of a source it says whether the
+//! change is material, what kind it is, how severe, the structured facts, which flags it touches
+//! and what to do.
 //!
-//! Everything here is pure and allocation-light: functions take `&str` and return owned
-//! values with byte offsets into the input, so callers can both extract facts and mask
-//! spans (e.g. to decide whether an edit only touched a relative date).
+//! Stages, data moving forward: `material` (meaning or form?) → `facts` (dates, prices, aliases,
+//! models, from the changed lines with their context) → `classify` (facts first, then the rules
+//! file's vocabulary with the doc_type prior; severity) → impact on flags → the brief.
+//! `dates` and `numbers` are the pure parsers underneath.
 
+pub mod classify;
 pub mod dates;
+pub mod facts;
+pub mod material;
 pub mod numbers;
+
+use crate::config::DocType;
+use crate::diff::{LineOp, text_diff};
+use crate::flags::FlagSet;
+use facts::Fact;
+use serde::Serialize;
+
+/// What triage knows besides the two texts.
+pub struct Context<'a> {
+    pub doc_type: Option<DocType>,
+    pub provider: Option<&'a str>,
+    pub flags: Option<&'a FlagSet>,
+    pub rules: &'a classify::Rules,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffSummary {
+    pub added: usize,
+    pub removed: usize,
+    /// Changed lines, `+ ` / `- ` prefixed, at most 50.
+    pub hunks: Vec<String>,
+}
+
+/// The triage contract (DESIGN.md "The triage contract").
+#[derive(Debug, Clone, Serialize)]
+pub struct Brief {
+    pub material: bool,
+    pub category: Option<&'static str>,
+    pub categories: Vec<&'static str>,
+    pub severity: &'static str,
+    pub title: String,
+    pub what_changed: Vec<String>,
+    pub what_breaks: Vec<String>,
+    pub action: String,
+    pub facts: Vec<Fact>,
+    pub diff: DiffSummary,
+}
+
+pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
+    let d = text_diff(before, after);
+    let changed: Vec<&str> = d
+        .hunks
+        .iter()
+        .flat_map(|h| h.lines.iter())
+        .filter(|l| l.op != LineOp::Equal)
+        .map(|l| l.text.as_str())
+        .collect();
+    let hunks: Vec<String> = d
+        .hunks
+        .iter()
+        .flat_map(|h| h.lines.iter())
+        .filter(|l| l.op != LineOp::Equal && !l.text.trim().is_empty())
+        .take(50)
+        .map(|l| format!("{} {}", if l.op == LineOp::Insert { "+" } else { "-" }, l.text))
+        .collect();
+    let diff = DiffSummary {
+        added: d.added,
+        removed: d.removed,
+        hunks,
+    };
+    let provider = ctx.provider.unwrap_or("the provider");
+
+    if !material::is_material(before, after) {
+        return Brief {
+            material: false,
+            category: None,
+            categories: Vec::new(),
+            severity: "info",
+            title: format!(
+                "Cosmetic edit of a {} document from {provider}",
+                ctx.doc_type.map(|d| d.as_str()).unwrap_or("watched")
+            ),
+            what_changed: vec!["Only formatting, punctuation, links or relative dates changed".into()],
+            what_breaks: Vec::new(),
+            action: "Nothing to do".into(),
+            facts: Vec::new(),
+            diff,
+        };
+    }
+
+    let facts = facts::extract(before, after, ctx.doc_type);
+    let categories = ctx.rules.categories(&changed, &facts, ctx.doc_type);
+    let category = categories[0];
+    let mut severity = classify::severity(category, &facts, changed.len());
+    let what_breaks = impact(&facts, ctx, provider);
+    if !what_breaks.is_empty() && category == "deprecation" {
+        severity = if within_days(&facts, 30) { "critical" } else { "high" };
+    } else if !what_breaks.is_empty() && matches!(severity, "low" | "medium") {
+        severity = "high";
+    }
+    let what_changed = describe(&facts, &changed);
+    Brief {
+        material: true,
+        category: Some(category),
+        title: title(category, &facts, provider, ctx.doc_type),
+        action: action(category, &facts, !what_breaks.is_empty()),
+        categories,
+        severity,
+        what_changed,
+        what_breaks,
+        facts,
+        diff,
+    }
+}
+
+fn within_days(facts: &[Fact], days: i64) -> bool {
+    let today = chrono::Utc::now().date_naive();
+    facts
+        .iter()
+        .filter_map(|f| f.date.as_deref())
+        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .any(|d| (d - today).num_days() <= days)
+}
+
+/// Flags whose variants use an affected model or, for provider-wide changes, the provider.
+fn impact(facts: &[Fact], ctx: &Context<'_>, provider: &str) -> Vec<String> {
+    let Some(set) = ctx.flags else { return Vec::new() };
+    let subjects: Vec<&str> = facts.iter().filter_map(|f| f.subject.as_deref()).collect();
+    let mut out = Vec::new();
+    for flag in set.flags.values() {
+        for used in flag.providers() {
+            let (p, model) = used.split_once('/').unwrap_or((used, ""));
+            let hit = subjects
+                .iter()
+                .any(|s| !model.is_empty() && (model == *s || model.starts_with(&format!("{s}-"))))
+                || (subjects.is_empty() && ctx.provider.is_some_and(|cp| cp == p));
+            if hit {
+                let variants: Vec<&str> = flag
+                    .variants
+                    .iter()
+                    .filter(|(_, v)| v.to_string().contains(if model.is_empty() { p } else { model }))
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                out.push(format!(
+                    "flag {} uses {used}{}",
+                    flag.key,
+                    if variants.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in variant {}", variants.join(", "))
+                    }
+                ));
+            }
+        }
+    }
+    let _ = provider;
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn describe(facts: &[Fact], changed: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = facts
+        .iter()
+        .map(|f| {
+            let s = f.subject.as_deref().unwrap_or("document");
+            match f.kind {
+                "retirement" => format!("{s}: retires on {}", f.date.as_deref().unwrap_or("?")),
+                "deprecation" => format!("{s}: deprecated as of {}", f.date.as_deref().unwrap_or("?")),
+                "deprecation_withdrawn" => format!("{s}: deprecation withdrawn"),
+                "alias_change" => format!(
+                    "{s} now points to {}{}",
+                    f.new.as_deref().unwrap_or("?"),
+                    f.old.as_deref().map(|o| format!(" (was {o})")).unwrap_or_default()
+                ),
+                "model_added" => format!("new model {s}"),
+                "price" => format!(
+                    "{s}{}: {} → {}{}",
+                    f.field.as_deref().map(|x| format!(" {x}")).unwrap_or_default(),
+                    f.old.as_deref().unwrap_or("?"),
+                    f.new.as_deref().unwrap_or("?"),
+                    f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+                ),
+                "effective_date" => format!("effective {}", f.new.as_deref().unwrap_or("?")),
+                other => format!("{other}: {s}"),
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        out.extend(
+            changed
+                .iter()
+                .filter(|l| !l.trim().is_empty())
+                .take(5)
+                .map(|l| l.trim().chars().take(160).collect::<String>()),
+        );
+    }
+    out
+}
+
+fn title(category: &str, facts: &[Fact], provider: &str, doc_type: Option<DocType>) -> String {
+    let first = |kind: &str| facts.iter().find(|f| f.kind == kind);
+    if let Some(f) = first("retirement") {
+        return format!(
+            "{} retires on {}",
+            f.subject.as_deref().unwrap_or("a model"),
+            f.date.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(f) = first("deprecation_withdrawn") {
+        return format!("{} is no longer deprecated", f.subject.as_deref().unwrap_or("a model"));
+    }
+    if let Some(f) = first("alias_change") {
+        return format!(
+            "{} now points to {}",
+            f.subject.as_deref().unwrap_or("an alias"),
+            f.new.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(f) = first("price") {
+        return format!(
+            "{} price{} changes{}",
+            f.subject.as_deref().unwrap_or(provider),
+            f.field.as_deref().map(|x| format!(" ({x})")).unwrap_or_default(),
+            match (&f.old, &f.new) {
+                (Some(o), Some(n)) => format!(": {o} → {n}"),
+                (None, Some(n)) => format!(" to {n}"),
+                _ => String::new(),
+            }
+        );
+    }
+    if let Some(f) = first("model_added") {
+        return format!("{provider} adds {}", f.subject.as_deref().unwrap_or("a model"));
+    }
+    let doc = doc_type
+        .map(|d| d.as_str().replace('_', " "))
+        .unwrap_or_else(|| "document".into());
+    match (category, first("effective_date")) {
+        (_, Some(f)) => format!(
+            "{provider} {doc} updated, effective {}",
+            f.new.as_deref().unwrap_or("?")
+        ),
+        _ => format!("{provider} {doc} changed ({})", category.replace('_', " ")),
+    }
+}
+
+fn action(category: &str, facts: &[Fact], in_use: bool) -> String {
+    let date = facts.iter().find_map(|f| f.date.clone());
+    match category {
+        "deprecation" => match (facts.iter().find(|f| f.kind == "retirement"), in_use) {
+            (Some(f), _) => format!(
+                "Plan the move off {} before {}{}",
+                f.subject.as_deref().unwrap_or("the model"),
+                date.unwrap_or_default(),
+                if in_use {
+                    "; the affected flags need a failover variant"
+                } else {
+                    ""
+                }
+            ),
+            _ => "Check whether the models you use are affected and update your plans".into(),
+        },
+        "pricing" => "Review the cost impact for the models you use".into(),
+        "rate_limit" => "Check your traffic against the new limits".into(),
+        "policy" => "Have the owner read the changed clauses and confirm your use still complies".into(),
+        "incident" => "Consider failing over the affected routes".into(),
+        "model_launch" => "Evaluate the new model; nothing breaks".into(),
+        _ => "Read the change".into(),
+    }
+}
+
+/// A readable Markdown brief (for people, e-mail and the CLI).
+pub fn to_markdown(b: &Brief) -> String {
+    let mut s = format!("# {}\n\n", b.title);
+    s.push_str(&format!(
+        "**Material:** {} · **Category:** {} · **Severity:** {}\n\n",
+        if b.material { "yes" } else { "no" },
+        b.category.unwrap_or("none"),
+        b.severity
+    ));
+    s.push_str("## What changed\n\n");
+    for w in &b.what_changed {
+        s.push_str(&format!("- {w}\n"));
+    }
+    if !b.what_breaks.is_empty() {
+        s.push_str("\n## What breaks\n\n");
+        for w in &b.what_breaks {
+            s.push_str(&format!("- {w}\n"));
+        }
+    }
+    s.push_str(&format!("\n## Action\n\n{}\n", b.action));
+    if !b.facts.is_empty() {
+        s.push_str("\n## Facts\n\n| kind | subject | field | old | new | date |\n|---|---|---|---|---|---|\n");
+        for f in &b.facts {
+            let c = |o: &Option<String>| o.clone().unwrap_or_default();
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                f.kind,
+                c(&f.subject),
+                c(&f.field),
+                c(&f.old),
+                c(&f.new),
+                c(&f.date)
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "\n## Diff (+{} −{})\n\n```diff\n",
+        b.diff.added, b.diff.removed
+    ));
+    for h in &b.diff.hunks {
+        s.push_str(h);
+        s.push('\n');
+    }
+    s.push_str("```\n");
+    s
+}

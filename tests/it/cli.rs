@@ -364,3 +364,90 @@ fn serve_refuses_invalid_flags_with_exit_status_2() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn triage_prints_a_readable_brief_and_the_json_contract() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    std::fs::write(
+        dir.join("before.md"),
+        "# Model deprecations\n\n| Model | Deprecation date | Retirement date | Replacement |\n|---|---|---|---|\n| acme-large-2407 | 2025-01-10 | | acme-large-2411 |\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("after.md"),
+        "# Model deprecations\n\n| Model | Deprecation date | Retirement date | Replacement |\n|---|---|---|---|\n| acme-large-2407 | 2025-01-10 | March 30th, 2025 | acme-large-2411 |\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flags/routes.yaml"),
+        "flags:\n  route.chat:\n    state: ENABLED\n    variants:\n      primary: { targets: [{ provider: acme, model: acme-large-2407 }] }\n      failover: { targets: [{ provider: other, model: other-1 }] }\n    defaultVariant: primary\n    metadata: { providers: [acme/acme-large-2407, other/other-1] }\n",
+    )
+    .unwrap();
+    let args = |format: &str| {
+        vec![
+            "--flags".to_owned(),
+            dir.join("flags").display().to_string(),
+            "triage".into(),
+            dir.join("before.md").display().to_string(),
+            dir.join("after.md").display().to_string(),
+            "--doc-type".into(),
+            "deprecations".into(),
+            "--provider".into(),
+            "acme".into(),
+            "--format".into(),
+            format.into(),
+        ]
+    };
+    let json_args = args("json");
+    let o = signalbox(&env, &json_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(b["material"], true);
+    assert_eq!(b["category"], "deprecation");
+    assert_eq!(b["title"], "acme-large-2407 retires on 2025-03-30");
+    assert!(
+        b["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "retirement" && f["subject"] == "acme-large-2407" && f["date"] == "2025-03-30")
+    );
+    assert!(b["what_breaks"][0].as_str().unwrap().contains("route.chat"), "{b}");
+    assert!(matches!(b["severity"].as_str(), Some("high" | "critical")));
+    for key in ["categories", "what_changed", "action", "diff"] {
+        assert!(b.get(key).is_some(), "missing {key}");
+    }
+    let md_args = args("markdown");
+    let o = signalbox(&env, &md_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let md = stdout(&o);
+    assert!(md.starts_with("# acme-large-2407 retires on 2025-03-30"), "{md}");
+    assert!(
+        md.contains("## What breaks") && md.contains("## Action") && md.contains("```diff"),
+        "{md}"
+    );
+
+    // A cosmetic edit: not material, stored but quiet.
+    std::fs::write(
+        dir.join("after2.md"),
+        std::fs::read_to_string(dir.join("before.md"))
+            .unwrap()
+            .replace("| Replacement |", "|  Replacement  |"),
+    )
+    .unwrap();
+    let o = signalbox(
+        &env,
+        &[
+            "triage",
+            dir.join("before.md").to_str().unwrap(),
+            dir.join("after2.md").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (b["material"].clone(), b["category"].clone()),
+        (serde_json::json!(false), serde_json::Value::Null)
+    );
+}

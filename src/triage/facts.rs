@@ -1,0 +1,528 @@
+//! Facts: the structured findings of a change, read from the changed lines with the unchanged
+//! context telling which model or field a value belongs to (a table's row and column header, a
+//! YAML block's id, the document's main model).
+//!
+//! Every rule here is about notation (dates, prices, table headers, `key: value` fields,
+//! deprecation vocabulary, `x-latest points to y`), never about a particular provider or model.
+
+use super::dates::find_dates;
+use super::numbers::{find_prices, parse_decimal};
+use crate::config::DocType;
+use regex::Regex;
+use serde::Serialize;
+use similar::{ChangeTag, TextDiff};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fact {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+impl Fact {
+    fn new(kind: &'static str) -> Fact {
+        Fact {
+            kind,
+            subject: None,
+            field: None,
+            old: None,
+            new: None,
+            unit: None,
+            date: None,
+        }
+    }
+}
+
+/// Model ids as vendors write them: lowercase, with a digit and a separator (`model-2-large`,
+/// `name-1.3`, `family-7b`), or a `-latest` alias.
+static MODEL_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[a-z][a-z0-9]*(?:[-.][a-z0-9]+)*-(?:[a-z0-9.]*[0-9][a-z0-9.]*|latest)(?:-[a-z0-9.]+)*\b|\b[a-z]+[0-9][a-z0-9.-]*\b")
+        .expect("valid regex")
+});
+static RETIRE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)retire|shut\s*down|shutdown|end[ -]of[ -]life|\beol\b|sunset|discontinu|removed? from|no longer (?:be )?available").expect("valid regex")
+});
+static DEPRECATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)deprecat|legacy").expect("valid regex"));
+static EFFECTIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)effective|updated|last (?:modified|revised)|revised|as of|version date").expect("valid regex")
+});
+static ALIAS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)([a-z0-9][a-z0-9.-]*-latest)\W+(?:\w+\s+){0,2}?(?:points?|alias(?:es)?|maps?|resolves?|redirects?|routes?)\s+to\W+([a-z0-9][a-z0-9.-]*[a-z0-9])")
+        .expect("valid regex")
+});
+static KEY_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*-?\s*["']?([A-Za-z_][\w.-]*)["']?\s*[:=]\s*["']?\$?([0-9][0-9,]*(?:\.[0-9]+)?)["']?\s*,?\s*$"#)
+        .expect("valid regex")
+});
+static ID_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*-?\s*["']?(?:id|name|model|model_id|slug)["']?\s*[:=]\s*["']?([A-Za-z0-9][\w./-]*)"#)
+        .expect("valid regex")
+});
+static NEGATIVE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)[:=]\s*(?:false|null|none|nil|\{\s*\}|\[\s*\])\s*,?\s*$").expect("valid regex"));
+static PRICE_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)price|cost|input|output|mtok|ktok|per_|cache").expect("valid regex"));
+
+fn is_model_like(s: &str) -> bool {
+    MODEL_ID.find(s).is_some_and(|m| m.as_str() == s)
+        && s.len() >= 3
+        && !s.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+fn model_ids(line: &str) -> Vec<String> {
+    let line = super::material::strip_links(line);
+    MODEL_ID
+        .find_iter(&line)
+        .map(|m| m.as_str().trim_end_matches('.').to_owned())
+        .filter(|m| is_model_like(m) && !m.starts_with("http") && find_dates(m).is_empty())
+        .collect()
+}
+
+/// The cells of a Markdown table row, or `None`.
+fn cells(line: &str) -> Option<Vec<String>> {
+    let l = line.trim();
+    if !l.starts_with('|') {
+        return None;
+    }
+    Some(l.trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect())
+}
+
+fn is_separator(line: &str) -> bool {
+    cells(line).is_some_and(|c| {
+        c.iter()
+            .all(|x| !x.is_empty() && x.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+    })
+}
+
+/// The header row of the table that `idx` belongs to.
+fn table_header(lines: &[&str], idx: usize) -> Option<Vec<String>> {
+    let mut i = idx;
+    while i > 0 && cells(lines[i - 1]).is_some() {
+        i -= 1;
+        if is_separator(lines[i]) && i > 0 {
+            return cells(lines[i - 1]);
+        }
+    }
+    None
+}
+
+/// The date a deleted line gave the same model in the same column (or with the same wording).
+fn previous_date(deleted: &[(usize, &str)], lines: &[&str], subject: &str, context: &str, new: &str) -> Option<String> {
+    deleted
+        .iter()
+        .filter(|(_, l)| model_ids(l).iter().any(|m| m == subject))
+        .find_map(|&(i, l)| {
+            let header = table_header(lines, i);
+            let row = cells(l);
+            find_dates(l).into_iter().find_map(|d| {
+                let iso = d.date.format("%Y-%m-%d").to_string();
+                let same_place = match (&header, &row) {
+                    (Some(h), Some(r)) => r
+                        .iter()
+                        .position(|cell| cell.contains(&l[d.start..d.end]))
+                        .and_then(|c| h.get(c))
+                        .is_some_and(|h| h.trim() == context.trim()),
+                    _ => true,
+                };
+                (same_place && iso != new).then_some(iso)
+            })
+        })
+}
+
+/// The id a `key: value` line belongs to: the nearest `id:`/`name:`/`model:` above it.
+fn block_id(lines: &[&str], idx: usize) -> Option<String> {
+    (0..idx)
+        .rev()
+        .take(60)
+        .find_map(|i| ID_FIELD.captures(lines[i]).map(|c| c[1].to_owned()))
+}
+
+/// The model the document is about, when it is about one: its most frequent model id.
+fn main_model(text: &str) -> Option<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for l in text.lines() {
+        for m in model_ids(l) {
+            *counts.entry(m).or_default() += 1;
+        }
+    }
+    counts.into_iter().max_by_key(|(_, n)| *n).map(|(m, _)| m)
+}
+
+/// Changed lines of a line diff, with their index in their own version.
+struct Changed<'a> {
+    deleted: Vec<(usize, &'a str)>,
+    inserted: Vec<(usize, &'a str)>,
+}
+
+fn changed<'a>(before: &'a str, after: &'a str) -> Changed<'a> {
+    let d = TextDiff::from_lines(before, after);
+    let mut c = Changed {
+        deleted: Vec::new(),
+        inserted: Vec::new(),
+    };
+    for ch in d.iter_all_changes() {
+        match ch.tag() {
+            ChangeTag::Delete => c.deleted.push((
+                ch.old_index().unwrap_or(0),
+                before.lines().nth(ch.old_index().unwrap_or(0)).unwrap_or(""),
+            )),
+            ChangeTag::Insert => c.inserted.push((
+                ch.new_index().unwrap_or(0),
+                after.lines().nth(ch.new_index().unwrap_or(0)).unwrap_or(""),
+            )),
+            ChangeTag::Equal => {}
+        }
+    }
+    c
+}
+
+fn push_unique(facts: &mut Vec<Fact>, f: Fact) {
+    if !facts.contains(&f) {
+        facts.push(f);
+    }
+}
+
+/// Everything a change says, in structured form.
+pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact> {
+    let c = changed(before, after);
+    let before_lines: Vec<&str> = before.lines().collect();
+    let after_lines: Vec<&str> = after.lines().collect();
+    let main = main_model(after);
+    let mut facts = Vec::new();
+    let deprecation_doc = matches!(doc_type, Some(DocType::Deprecations));
+
+    // Dates on inserted lines: retirements and deprecations of models, effective dates.
+    for &(idx, line) in &c.inserted {
+        let dates = find_dates(line);
+        if dates.is_empty() {
+            continue;
+        }
+        let header = table_header(&after_lines, idx);
+        let row = cells(line);
+        let mut subjects = model_ids(line);
+        if subjects.is_empty() && (RETIRE.is_match(line) || DEPRECATE.is_match(line)) {
+            subjects.extend(main.clone());
+        }
+        for d in &dates {
+            // What the date means: its column header in a table, else the words around it.
+            let context = match (&header, &row) {
+                (Some(h), Some(r)) => {
+                    let col = r.iter().position(|cell| cell.contains(&line[d.start..d.end]));
+                    col.and_then(|i| h.get(i)).cloned().unwrap_or_default()
+                }
+                _ => line[..d.start].rsplit(['.', ';', ',']).next().unwrap_or("").to_owned() + &line[d.start..],
+            };
+            let context = if context.trim().is_empty() {
+                line.to_owned()
+            } else {
+                context
+            };
+            let iso = d.date.format("%Y-%m-%d").to_string();
+            let kind = if RETIRE.is_match(&context) {
+                Some("retirement")
+            } else if DEPRECATE.is_match(&context) {
+                Some("deprecation")
+            } else if !subjects.is_empty() && (deprecation_doc || RETIRE.is_match(line) || DEPRECATE.is_match(line)) {
+                Some("retirement")
+            } else {
+                None
+            };
+            match kind {
+                Some(kind) if !subjects.is_empty() => {
+                    for s in &subjects {
+                        let mut f = Fact::new(kind);
+                        f.subject = Some(s.clone());
+                        f.date = Some(iso.clone());
+                        f.new = Some(iso.clone());
+                        // A date that moved: the same model's line before, same column or phrase.
+                        f.old = previous_date(&c.deleted, &before_lines, s, &context, &iso);
+                        push_unique(&mut facts, f);
+                    }
+                }
+                _ if EFFECTIVE.is_match(line) && subjects.is_empty() => {
+                    let mut f = Fact::new("effective_date");
+                    f.new = Some(iso.clone());
+                    push_unique(&mut facts, f);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // A policy's effective date often sits in its first lines without a keyword on the line.
+    if matches!(doc_type, Some(DocType::Policy | DocType::Terms)) && !facts.iter().any(|f| f.kind == "effective_date") {
+        let head_before: Vec<String> = before_lines
+            .iter()
+            .take(15)
+            .flat_map(|l| find_dates(l))
+            .map(|d| d.date.to_string())
+            .collect();
+        if let Some(d) = after_lines
+            .iter()
+            .take(15)
+            .flat_map(|l| find_dates(l))
+            .map(|d| d.date.to_string())
+            .find(|d| !head_before.contains(d))
+        {
+            let mut f = Fact::new("effective_date");
+            f.new = Some(d);
+            facts.push(f);
+        }
+    }
+
+    // Alias retargets: `x-latest ... points to y`.
+    let alias_targets = |lines: &[(usize, &str)]| -> BTreeMap<String, String> {
+        lines
+            .iter()
+            .flat_map(|(_, l)| {
+                ALIAS
+                    .captures_iter(l)
+                    .map(|c| (c[1].to_lowercase(), c[2].to_lowercase()))
+            })
+            .collect()
+    };
+    let (old_alias, new_alias) = (alias_targets(&c.deleted), alias_targets(&c.inserted));
+    for (alias, target) in &new_alias {
+        if old_alias.get(alias) != Some(target) {
+            let mut f = Fact::new("alias_change");
+            f.subject = Some(alias.clone());
+            f.old = old_alias.get(alias).cloned();
+            f.new = Some(target.clone());
+            push_unique(&mut facts, f);
+        }
+    }
+
+    // Models that appear for the first time.
+    if matches!(
+        doc_type,
+        Some(DocType::Models | DocType::Pricing | DocType::Changelog | DocType::Deprecations) | None
+    ) {
+        let before_lower = before.to_lowercase();
+        for &(_, line) in &c.inserted {
+            for m in model_ids(line) {
+                if !m.ends_with("-latest")
+                    && !before_lower.contains(&m)
+                    && !facts
+                        .iter()
+                        .any(|f| f.kind == "model_added" && f.subject.as_deref() == Some(&m))
+                {
+                    let mut f = Fact::new("model_added");
+                    f.subject = Some(m);
+                    facts.push(f);
+                }
+            }
+        }
+    }
+
+    // Deprecation withdrawn: deprecation markers that were removed and not replaced.
+    // A marker set to a negative value (`legacy: false`, `deprecated: null`, `{}`) marks nothing.
+    let marks = |lines: &[(usize, &str)]| {
+        lines
+            .iter()
+            .filter(|(_, l)| (DEPRECATE.is_match(l) || RETIRE.is_match(l)) && !NEGATIVE.is_match(l))
+            .count()
+    };
+    if marks(&c.deleted) > 0
+        && marks(&c.inserted) == 0
+        && !facts.iter().any(|f| matches!(f.kind, "retirement" | "deprecation"))
+    {
+        let mut f = Fact::new("deprecation_withdrawn");
+        f.subject = c.deleted.iter().flat_map(|(_, l)| model_ids(l)).next().or(main.clone());
+        facts.push(f);
+    }
+
+    // Prices: `key: number` fields whose key reads like a price, and money amounts in table rows.
+    let old_fields: BTreeMap<(Option<String>, String), String> = c
+        .deleted
+        .iter()
+        .filter_map(|&(i, l)| {
+            KEY_NUMBER
+                .captures(l)
+                .map(|cap| ((block_id(&before_lines, i), cap[1].to_owned()), cap[2].to_owned()))
+        })
+        .collect();
+    // A key repeated within one block is a schedule (a price, then the price from a date on): each
+    // value's "old" is the one before it.
+    let mut seen_new: BTreeMap<(Option<String>, String), String> = BTreeMap::new();
+    for &(i, l) in &c.inserted {
+        if let Some(cap) = KEY_NUMBER.captures(l)
+            && PRICE_KEY.is_match(&cap[1])
+        {
+            let subject = block_id(&after_lines, i);
+            let key = (subject.clone(), cap[1].to_owned());
+            let mut f = Fact::new("price");
+            f.field = Some(cap[1].to_owned());
+            f.new = parse_decimal(&cap[2]);
+            f.old = seen_new
+                .get(&key)
+                .or_else(|| old_fields.get(&key))
+                .and_then(|v| parse_decimal(v));
+            seen_new.insert(key, cap[2].to_owned());
+            f.unit = unit_from_key(&cap[1]);
+            f.subject = subject;
+            push_unique(&mut facts, f);
+        }
+    }
+    let old_rows: BTreeMap<String, Vec<String>> = c
+        .deleted
+        .iter()
+        .filter_map(|(_, l)| cells(l).map(|c| (c.first().cloned().unwrap_or_default(), c)))
+        .collect();
+    for &(i, l) in &c.inserted {
+        let Some(row) = cells(l) else { continue };
+        let header = table_header(&after_lines, i).unwrap_or_default();
+        let old = old_rows.get(row.first().map(String::as_str).unwrap_or(""));
+        for (col, cell) in row.iter().enumerate() {
+            let Some(p) = find_prices(cell).into_iter().next() else {
+                continue;
+            };
+            let before_cell = old
+                .and_then(|o| o.get(col))
+                .and_then(|c| find_prices(c).into_iter().next());
+            if before_cell.as_ref().is_some_and(|b| b.amount == p.amount) {
+                continue;
+            }
+            let mut f = Fact::new("price");
+            f.subject = model_ids(l).into_iter().next().or_else(|| row.first().cloned());
+            f.field = header.get(col).cloned().filter(|h| !h.is_empty());
+            f.old = before_cell.map(|b| b.amount);
+            f.unit = p.unit.clone();
+            f.new = Some(p.amount);
+            push_unique(&mut facts, f);
+        }
+    }
+    facts
+}
+
+/// `input_mtok` → per 1M tokens; `price_per_1k` → per 1K tokens.
+fn unit_from_key(key: &str) -> Option<String> {
+    let k = key.to_lowercase();
+    if k.contains("mtok") || k.contains("1m") || k.contains("million") {
+        Some("per 1M tokens".into())
+    } else if k.contains("ktok") || k.contains("1k") {
+        Some("per 1K tokens".into())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(f: &[Fact]) -> Vec<(&str, Option<&str>, Option<&str>)> {
+        f.iter()
+            .map(|f| (f.kind, f.subject.as_deref(), f.date.as_deref().or(f.new.as_deref())))
+            .collect()
+    }
+
+    #[test]
+    fn a_retirement_date_in_a_table_row_names_its_model() {
+        let before =
+            "| Model | Deprecation date | Retirement date |\n|---|---|---|\n| acme-large-2407 | 2024/11/30 | |\n";
+        let after = "| Model | Deprecation date | Retirement date |\n|---|---|---|\n| acme-large-2407 | 2024/11/30 | 2025/03/30 |\n";
+        let f = extract(before, after, Some(DocType::Models));
+        assert!(
+            kinds(&f).contains(&("retirement", Some("acme-large-2407"), Some("2025-03-30"))),
+            "{f:?}"
+        );
+        // A date moved later is a new retirement date.
+        let later = after.replace("2025/03/30", "2025/06/16");
+        let f = extract(after, &later, Some(DocType::Models));
+        assert!(
+            kinds(&f).contains(&("retirement", Some("acme-large-2407"), Some("2025-06-16"))),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn a_deprecation_table_in_code_gives_retirements() {
+        let before = "DEPRECATED = {\n    \"acme-1\": \"June 1st, 2025\",\n}\n";
+        let after =
+            "DEPRECATED = {\n    \"acme-1\": \"June 1st, 2025\",\n    \"acme-2-mini\": \"January 5th, 2026\",\n}\n";
+        let f = extract(before, after, Some(DocType::Deprecations));
+        assert!(
+            kinds(&f).contains(&("retirement", Some("acme-2-mini"), Some("2026-01-05"))),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn alias_retargets_and_new_models() {
+        let before = "- `acme-large-latest`: currently points to `acme-large-2407`.\n";
+        let after = "- `acme-large-latest`: currently points to `acme-large-2411`.\n";
+        let f = extract(before, after, Some(DocType::Models));
+        assert!(
+            kinds(&f).contains(&("alias_change", Some("acme-large-latest"), Some("acme-large-2411"))),
+            "{f:?}"
+        );
+        assert!(
+            kinds(&f).contains(&("model_added", Some("acme-large-2411"), None)),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn a_withdrawn_deprecation() {
+        let before =
+            "name: 'acme-code-2501',\nstatus: 'Deprecated',\nmetadata: {deprecationDate: 'October 31, 2025'},\n";
+        let after = "name: 'acme-code-2501',\nstatus: 'Active',\nmetadata: {},\n";
+        let f = extract(before, after, Some(DocType::Models));
+        assert_eq!(kinds(&f), [("deprecation_withdrawn", Some("acme-code-2501"), None)]);
+    }
+
+    #[test]
+    fn price_fields_and_price_cells() {
+        let before = "- id: acme-o\n  input_mtok: 2\n  output_mtok: 8\n";
+        let after = "- id: acme-o\n  input_mtok: 2\n  output_mtok: 10\n";
+        let f = extract(before, after, Some(DocType::Pricing));
+        let p = f.iter().find(|f| f.kind == "price").unwrap();
+        assert_eq!(
+            (
+                p.subject.as_deref(),
+                p.field.as_deref(),
+                p.old.as_deref(),
+                p.new.as_deref()
+            ),
+            (Some("acme-o"), Some("output_mtok"), Some("8"), Some("10"))
+        );
+        assert_eq!(p.unit.as_deref(), Some("per 1M tokens"));
+        let before =
+            "| Model | Input | Output |\n|---|---|---|\n| acme-x-1 | $2.00 / 1M tokens | $8.00 / 1M tokens |\n";
+        let after = before.replace("$8.00", "$10.00");
+        let f = extract(before, &after, Some(DocType::Pricing));
+        let p = f.iter().find(|f| f.kind == "price").unwrap();
+        assert_eq!(
+            (
+                p.subject.as_deref(),
+                p.field.as_deref(),
+                p.old.as_deref(),
+                p.new.as_deref()
+            ),
+            (Some("acme-x-1"), Some("Output"), Some("8"), Some("10"))
+        );
+    }
+
+    #[test]
+    fn an_effective_date_in_a_policy() {
+        let before = "# Usage policy\nUpdated: March 1, 2024\n\nDo not spam.\n";
+        let after = "# Usage policy\nUpdated: January 10, 2025\n\nDo not spam.\nDo not phish.\n";
+        let f = extract(before, after, Some(DocType::Policy));
+        assert!(
+            kinds(&f).contains(&("effective_date", None, Some("2025-01-10"))),
+            "{f:?}"
+        );
+    }
+}
