@@ -95,31 +95,47 @@ async fn serve(s: Settings) -> Result<(), Failure> {
 }
 
 fn validate(dir: &std::path::Path, format: Format) -> Result<(), Failure> {
-    match sources::load_dir(dir) {
-        Ok(list) => {
+    let result = sources::load_dir(dir).map(|l| l.len()).map_err(|e| {
+        e.0.iter()
+            .map(|p| {
+                (
+                    p.to_string(),
+                    serde_json::json!({ "file": p.file, "line": p.line, "message": p.message }),
+                )
+            })
+            .collect()
+    });
+    report_validation(dir, "sources", result, format)
+}
+
+/// Prints a validation result (every problem, or a count) and maps problems to exit status 2.
+fn report_validation(
+    dir: &std::path::Path,
+    what: &str,
+    result: Result<usize, Vec<(String, serde_json::Value)>>,
+    format: Format,
+) -> Result<(), Failure> {
+    match result {
+        Ok(n) => {
             if format == Format::Json {
-                print_json(&serde_json::json!({ "valid": true, "sources": list.len(), "problems": [] }));
+                print_json(&serde_json::json!({ "valid": true, what: n, "problems": [] }));
             } else {
-                println!("{}: {} sources, all valid", dir.display(), list.len());
+                println!("{}: {n} {what}, all valid", dir.display());
             }
             Ok(())
         }
-        Err(errors) => {
+        Err(problems) => {
             if format == Format::Json {
-                let problems: Vec<_> = errors
-                    .0
-                    .iter()
-                    .map(|p| serde_json::json!({ "file": p.file, "line": p.line, "message": p.message }))
-                    .collect();
-                print_json(&serde_json::json!({ "valid": false, "problems": problems }));
+                let list: Vec<&serde_json::Value> = problems.iter().map(|(_, v)| v).collect();
+                print_json(&serde_json::json!({ "valid": false, "problems": list }));
             } else {
-                for p in &errors.0 {
-                    println!("{p}");
+                for (line, _) in &problems {
+                    println!("{line}");
                 }
             }
             Err(Failure::Usage(format!(
                 "{} problem(s) in {}",
-                errors.0.len(),
+                problems.len(),
                 dir.display()
             )))
         }
@@ -340,37 +356,15 @@ async fn show(s: Settings, source: &str, at: Option<&str>, format: Format) -> Re
 }
 
 fn flags_validate(dir: &std::path::Path, format: Format) -> Result<(), Failure> {
-    match signalbox::flags::load_dir(dir) {
-        Ok(set) => {
-            if format == Format::Json {
-                print_json(&serde_json::json!({ "valid": true, "flags": set.flags.len(), "problems": [] }));
-            } else {
-                println!("{}: {} flags, all valid", dir.display(), set.flags.len());
-            }
-            Ok(())
-        }
-        Err(errors) => {
-            if format == Format::Json {
-                let problems: Vec<_> = errors
-                    .0
-                    .iter()
-                    .map(
-                        |p| serde_json::json!({ "file": p.file, "line": p.line, "path": p.path, "message": p.message }),
-                    )
-                    .collect();
-                print_json(&serde_json::json!({ "valid": false, "problems": problems }));
-            } else {
-                for p in &errors.0 {
-                    println!("{p}");
-                }
-            }
-            Err(Failure::Usage(format!(
-                "{} problem(s) in {}",
-                errors.0.len(),
-                dir.display()
-            )))
-        }
-    }
+    let result = signalbox::flags::load_dir(dir).map(|set| set.flags.len()).map_err(|e| {
+        e.0.iter()
+            .map(|p| {
+                let v = serde_json::json!({ "file": p.file, "line": p.line, "path": p.path, "message": p.message });
+                (p.to_string(), v)
+            })
+            .collect()
+    });
+    report_validation(dir, "flags", result, format)
 }
 
 async fn flags_list(s: Settings, format: Format) -> Result<(), Failure> {
