@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod briefs;
 pub mod config;
 pub mod diff;
 pub mod extract;

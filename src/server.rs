@@ -149,6 +149,13 @@ pub async fn serve(
         app.settings.fetch.global_concurrency * 4,
         rx.clone(),
     ));
+    let writer = Arc::new(crate::briefs::BriefWriter::new(
+        store.clone(),
+        app.sources.clone(),
+        Some(flags.clone()),
+        crate::triage::classify::Rules::load(&[]).map_err(|e| AppError::Serving(e.to_string()))?,
+    ));
+    let writer_task = tokio::spawn(writer.run_forever(Duration::from_secs(1), rx.clone()));
     let state = AppState(Arc::new(api::Shared {
         store: store.clone(),
         sources: app.sources.clone(),
@@ -175,6 +182,7 @@ pub async fn serve(
         })
         .await?;
     let _ = sched.await;
+    let _ = writer_task.await;
     background.abort_all();
     let _ = telemetry_task.await;
     store.close().await;

@@ -3,6 +3,7 @@
 //!
 //! Each area owns a router over the shared `AppState`; `router` puts them together.
 
+mod briefs;
 mod caller;
 pub mod channel;
 mod error;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(watcher::router())
         .merge(ofrep::router())
         .merge(flags::router())
+        .merge(briefs::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)

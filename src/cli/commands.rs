@@ -1,6 +1,6 @@
 //! The commands themselves.
 
-use super::{BriefFormat, Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand};
+use super::{BriefFormat, BriefsCommand, Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use signalbox::config::{Settings, Source, sources};
 use signalbox::extract::Extractor;
@@ -40,6 +40,7 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
             command: FlagsCommand::List { format },
         } => flags_list(s, format).await,
         Command::Token { command } => token(s, command).await,
+        Command::Briefs { command } => briefs(s, command).await,
         Command::Triage {
             before,
             after,
@@ -476,6 +477,63 @@ async fn token(s: Settings, cmd: TokenCommand) -> Result<(), Failure> {
                 Ok(())
             }
             None => Err(Failure::Usage(format!("no active token `{name}`"))),
+        },
+    };
+    store.close().await;
+    result
+}
+
+async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
+    let store = open_store(&s).await?;
+    let result = match cmd {
+        BriefsCommand::List {
+            source,
+            provider,
+            status,
+            severity,
+            material,
+            format,
+        } => {
+            let f = signalbox::store::BriefFilter {
+                source,
+                provider,
+                status,
+                severity,
+                material: material.then_some(true),
+            };
+            let list = store.briefs(&f).await.map_err(runtime)?;
+            if format == Format::Json {
+                print_json(&list);
+            } else {
+                println!(
+                    "{:>5} {:<9} {:<13} {:<12} {:<28} {:<17} TITLE",
+                    "ID", "SEVERITY", "CATEGORY", "STATUS", "SOURCE", "CREATED"
+                );
+                for b in list {
+                    println!(
+                        "{:>5} {:<9} {:<13} {:<12} {:<28} {:<17} {}",
+                        b.id,
+                        b.severity,
+                        b.category.as_deref().unwrap_or("-"),
+                        b.status,
+                        b.source,
+                        b.created_at.format("%Y-%m-%d %H:%M"),
+                        b.title
+                    );
+                }
+            }
+            Ok(())
+        }
+        BriefsCommand::Show { id, format } => match store.brief(id).await.map_err(runtime)? {
+            None => Err(Failure::Usage(format!("no brief {id}"))),
+            Some(b) => {
+                let body = b.brief.clone().unwrap_or_default();
+                match format {
+                    BriefFormat::Json => print_json(&b),
+                    BriefFormat::Markdown => print!("{}", signalbox::triage::markdown(&body)),
+                }
+                Ok(())
+            }
         },
     };
     store.close().await;

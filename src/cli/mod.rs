@@ -109,6 +109,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = BriefFormat::Markdown)]
         format: BriefFormat,
     },
+    /// Change briefs.
+    Briefs {
+        #[command(subcommand)]
+        command: BriefsCommand,
+    },
     /// Validate or list flags.
     Flags {
         #[command(subcommand)]
@@ -121,6 +126,32 @@ enum Command {
     },
     /// Print a commented example settings file.
     DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum BriefsCommand {
+    /// Briefs, newest first (all of them, or filtered).
+    List {
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only material briefs.
+        #[arg(long)]
+        material: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// One brief in full.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = BriefFormat::Markdown)]
+        format: BriefFormat,
+    },
 }
 
 #[derive(Subcommand)]

@@ -4,6 +4,7 @@
 //! [`Store::commit_poll`] in one transaction, so a crash never leaves a snapshot without its change
 //! or a change without its snapshot.
 
+mod briefs;
 mod sqlite;
 mod tokens;
 
@@ -11,6 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use briefs::{BriefFilter, BriefRecord, NewBrief};
 pub use sqlite::Store;
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};
 

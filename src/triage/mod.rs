@@ -275,45 +275,55 @@ fn action(category: &str, facts: &[Fact], in_use: bool) -> String {
 
 /// A readable Markdown brief (for people, e-mail and the CLI).
 pub fn to_markdown(b: &Brief) -> String {
-    let mut s = format!("# {}\n\n", b.title);
+    markdown(&serde_json::to_value(b).expect("brief serializes"))
+}
+
+/// The same, from a stored brief's JSON (the triage contract's shape).
+pub fn markdown(b: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
+    let list = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    let mut s = format!("# {}\n\n", text(&b["title"]));
     s.push_str(&format!(
-        "**Material:** {} · **Category:** {} · **Severity:** {}\n\n",
-        if b.material { "yes" } else { "no" },
-        b.category.unwrap_or("none"),
-        b.severity
+        "**Material:** {} · **Category:** {} · **Severity:** {}\n\n## What changed\n\n",
+        if b["material"].as_bool().unwrap_or(false) {
+            "yes"
+        } else {
+            "no"
+        },
+        b["category"].as_str().unwrap_or("none"),
+        text(&b["severity"])
     ));
-    s.push_str("## What changed\n\n");
-    for w in &b.what_changed {
-        s.push_str(&format!("- {w}\n"));
+    for w in list(&b["what_changed"]) {
+        s.push_str(&format!("- {}\n", text(&w)));
     }
-    if !b.what_breaks.is_empty() {
+    let breaks = list(&b["what_breaks"]);
+    if !breaks.is_empty() {
         s.push_str("\n## What breaks\n\n");
-        for w in &b.what_breaks {
-            s.push_str(&format!("- {w}\n"));
+        for w in breaks {
+            s.push_str(&format!("- {}\n", text(&w)));
         }
     }
-    s.push_str(&format!("\n## Action\n\n{}\n", b.action));
-    if !b.facts.is_empty() {
+    s.push_str(&format!("\n## Action\n\n{}\n", text(&b["action"])));
+    let facts = list(&b["facts"]);
+    if !facts.is_empty() {
         s.push_str("\n## Facts\n\n| kind | subject | field | old | new | date |\n|---|---|---|---|---|---|\n");
-        for f in &b.facts {
-            let c = |o: &Option<String>| o.clone().unwrap_or_default();
+        for f in facts {
+            let c = |k: &str| text(&f[k]);
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
-                f.kind,
-                c(&f.subject),
-                c(&f.field),
-                c(&f.old),
-                c(&f.new),
-                c(&f.date)
+                c("kind"),
+                c("subject"),
+                c("field"),
+                c("old"),
+                c("new"),
+                c("date")
             ));
         }
     }
-    s.push_str(&format!(
-        "\n## Diff (+{} −{})\n\n```diff\n",
-        b.diff.added, b.diff.removed
-    ));
-    for h in &b.diff.hunks {
-        s.push_str(h);
+    let d = &b["diff"];
+    s.push_str(&format!("\n## Diff (+{} −{})\n\n```diff\n", d["added"], d["removed"]));
+    for h in list(&d["hunks"]) {
+        s.push_str(&text(&h));
         s.push('\n');
     }
     s.push_str("```\n");

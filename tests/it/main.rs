@@ -1,5 +1,6 @@
 //! The one integration-test binary: real HTTP over 127.0.0.1, real SQLite files, the real binary.
 
+mod briefs;
 mod cli;
 mod fixture;
 mod helpers;

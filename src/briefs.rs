@@ -1,0 +1,95 @@
+//! The brief writer: reads the changes the watcher recorded (the `changes.triaged_at` outbox),
+//! triages each into a brief and stores it, marking the change triaged in the same transaction.
+//! A crash between a change and its brief loses nothing: the change stays in the outbox.
+
+use crate::config::Source;
+use crate::flags::FlagService;
+use crate::store::{ChangeKind, NewBrief, Store, StoreError};
+use crate::triage::{self, classify::Rules};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct BriefWriter {
+    store: Store,
+    sources: Arc<Vec<Source>>,
+    flags: Option<Arc<FlagService>>,
+    rules: Rules,
+}
+
+impl BriefWriter {
+    pub fn new(store: Store, sources: Arc<Vec<Source>>, flags: Option<Arc<FlagService>>, rules: Rules) -> BriefWriter {
+        BriefWriter {
+            store,
+            sources,
+            flags,
+            rules,
+        }
+    }
+
+    /// Triages every change waiting in the outbox; returns how many briefs were written.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let mut written = 0;
+        loop {
+            let pending = self.store.untriaged_changes(100).await?;
+            if pending.is_empty() {
+                return Ok(written);
+            }
+            for change in pending {
+                // Our own rule changes are not news: nothing to brief.
+                if change.kind == ChangeKind::RulesUpgrade {
+                    self.store.mark_triaged(change.id, chrono::Utc::now()).await?;
+                    continue;
+                }
+                let source = self.sources.iter().find(|s| s.id == change.source);
+                let text = |id: i64| async move {
+                    let snap = self
+                        .store
+                        .snapshot(id)
+                        .await?
+                        .ok_or_else(|| StoreError::MissingBlob(format!("snapshot {id}")))?;
+                    self.store.blob_text(&snap.text_sha256).await
+                };
+                let (before, after) = (text(change.before).await?, text(change.after).await?);
+                let published = self.flags.as_ref().and_then(|f| f.current());
+                let ctx = triage::Context {
+                    doc_type: source.map(|s| s.doc_type),
+                    provider: source.map(|s| s.provider.as_str()),
+                    flags: published.as_ref().map(|p| p.set.as_ref()),
+                    rules: &self.rules,
+                };
+                let brief = triage::triage(&before, &after, &ctx);
+                let id = self
+                    .store
+                    .insert_brief(NewBrief {
+                        change_id: change.id,
+                        source: &change.source,
+                        provider: source.map(|s| s.provider.as_str()).unwrap_or("unknown"),
+                        owner: source.and_then(|s| s.owner.as_deref()),
+                        material: brief.material,
+                        category: brief.category,
+                        severity: brief.severity,
+                        title: &brief.title,
+                        body: serde_json::to_value(&brief).expect("brief serializes"),
+                    })
+                    .await?;
+                if brief.material {
+                    tracing::info!(brief = id, source = %change.source, severity = brief.severity, title = %brief.title, "brief");
+                }
+                written += 1;
+            }
+        }
+    }
+
+    /// Drains the outbox every `every` until shutdown.
+    pub async fn run_forever(self: Arc<Self>, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %e, "triage failed; the changes stay in the outbox");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = crate::flags::stopped(&mut shutdown) => return,
+            }
+        }
+    }
+}
