@@ -9,11 +9,19 @@ use crate::triage::{self, classify::Rules};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[derive(Debug, thiserror::Error)]
+pub enum BriefError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("triage of change {change} failed: {reason}")]
+    Triage { change: i64, reason: String },
+}
+
 pub struct BriefWriter {
     store: Store,
     sources: Arc<Vec<Source>>,
     flags: Option<Arc<FlagService>>,
-    rules: Rules,
+    rules: Arc<Rules>,
 }
 
 impl BriefWriter {
@@ -22,12 +30,12 @@ impl BriefWriter {
             store,
             sources,
             flags,
-            rules,
+            rules: Arc::new(rules),
         }
     }
 
     /// Triages every change waiting in the outbox; returns how many briefs were written.
-    pub async fn run_once(&self) -> Result<usize, StoreError> {
+    pub async fn run_once(&self) -> Result<usize, BriefError> {
         let mut written = 0;
         loop {
             let pending = self.store.untriaged_changes(100).await?;
@@ -50,14 +58,24 @@ impl BriefWriter {
                     self.store.blob_text(&snap.text_sha256).await
                 };
                 let (before, after) = (text(change.before).await?, text(change.after).await?);
-                let published = self.flags.as_ref().and_then(|f| f.current());
-                let ctx = triage::Context {
-                    doc_type: source.map(|s| s.doc_type),
-                    provider: source.map(|s| s.provider.as_str()),
-                    flags: published.as_ref().map(|p| p.set.as_ref()),
-                    rules: &self.rules,
-                };
-                let brief = triage::triage(&before, &after, &ctx);
+                let flags = self.flags.as_ref().and_then(|f| f.current()).map(|p| p.set.clone());
+                let (rules, doc_type) = (self.rules.clone(), source.map(|s| s.doc_type));
+                let provider = source.map(|s| s.provider.clone());
+                // Diffing and reading a large document is CPU work: off the async threads.
+                let brief = tokio::task::spawn_blocking(move || {
+                    let ctx = triage::Context {
+                        doc_type,
+                        provider: provider.as_deref(),
+                        flags: flags.as_deref(),
+                        rules: &rules,
+                    };
+                    triage::triage(&before, &after, &ctx)
+                })
+                .await
+                .map_err(|e| BriefError::Triage {
+                    change: change.id,
+                    reason: e.to_string(),
+                })?;
                 let id = self
                     .store
                     .insert_brief(NewBrief {
