@@ -98,11 +98,48 @@ impl BriefWriter {
         }
     }
 
-    /// Drains the outbox every `every` until shutdown.
+    /// Deadlines come closer every day: a retirement of a model a flag uses becomes critical
+    /// within 30 days of its date. Only raises severity; returns how many briefs changed.
+    pub async fn reevaluate_deadlines(&self, today: chrono::NaiveDate) -> Result<usize, BriefError> {
+        let mut raised = 0;
+        for b in self.store.open_briefs().await? {
+            let Some(body) = &b.brief else { continue };
+            let in_use = body["what_breaks"].as_array().is_some_and(|a| !a.is_empty());
+            let soonest = stored_deadline(&body["facts"]);
+            let Some(date) = soonest else { continue };
+            let days = (date - today).num_days();
+            let wanted = match (in_use, days) {
+                (true, d) if d <= 30 => "critical",
+                (true, _) => "high",
+                (false, d) if d <= 30 => "high",
+                _ => continue,
+            };
+            if rank(wanted) > rank(&b.severity) {
+                let why = format!(
+                    "retirement on {date} is {days} day(s) away{}",
+                    if in_use { " and a flag uses the model" } else { "" }
+                );
+                self.store.set_brief_severity(b.id, wanted, "system", &why).await?;
+                tracing::warn!(brief = b.id, severity = wanted, %why, "brief severity raised");
+                raised += 1;
+            }
+        }
+        Ok(raised)
+    }
+
+    /// Drains the outbox every `every`, and re-evaluates deadlines once a day, until shutdown.
     pub async fn run_forever(self: Arc<Self>, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut last_check: Option<chrono::NaiveDate> = None;
         loop {
             if let Err(e) = self.run_once().await {
                 tracing::error!(error = %e, "triage failed; the changes stay in the outbox");
+            }
+            let today = chrono::Utc::now().date_naive();
+            if last_check != Some(today) {
+                match self.reevaluate_deadlines(today).await {
+                    Ok(_) => last_check = Some(today),
+                    Err(e) => tracing::error!(error = %e, "deadline check failed; will retry"),
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -110,4 +147,33 @@ impl BriefWriter {
             }
         }
     }
+}
+
+fn rank(severity: &str) -> u8 {
+    match severity {
+        "info" => 0,
+        "low" => 1,
+        "medium" => 2,
+        "high" => 3,
+        "critical" => 4,
+        _ => 0,
+    }
+}
+
+/// `triage::deadline` over a stored brief's facts (retirements first, then deprecations).
+fn stored_deadline(facts: &serde_json::Value) -> Option<chrono::NaiveDate> {
+    let dates = |kind: &str| {
+        facts
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["kind"] == kind)
+            .filter_map(|f| {
+                f["date"]
+                    .as_str()
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            })
+            .min()
+    };
+    dates("retirement").or_else(|| dates("deprecation"))
 }

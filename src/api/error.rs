@@ -10,6 +10,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The request is valid but the object's state does not allow it (409).
+    #[error("{0}")]
+    Conflict(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -23,6 +26,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Auth(e) => e.status(),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -33,6 +37,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Auth(e) => e.code(),
             ApiError::Internal(_) => "internal",

@@ -524,6 +524,11 @@ async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
+        BriefsCommand::Ack { id, actor } => transition(&store, id, "acknowledged", &actor, None).await,
+        BriefsCommand::Dismiss { id, reason, actor } => {
+            transition(&store, id, "dismissed", &actor, Some(&reason)).await
+        }
+        BriefsCommand::Close { id, actor } => transition(&store, id, "closed", &actor, None).await,
         BriefsCommand::Show { id, format } => match store.brief(id).await.map_err(runtime)? {
             None => Err(Failure::Usage(format!("no brief {id}"))),
             Some(b) => {
@@ -538,6 +543,17 @@ async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
     };
     store.close().await;
     result
+}
+
+async fn transition(store: &Store, id: i64, to: &str, actor: &str, reason: Option<&str>) -> Result<(), Failure> {
+    match store.transition_brief(id, to, actor, reason).await {
+        Ok(b) => {
+            println!("brief {} is {} ({})", b.id, b.status, b.title);
+            Ok(())
+        }
+        Err(signalbox::store::TransitionError::Store(e)) => Err(runtime(e)),
+        Err(e) => Err(Failure::Usage(e.to_string())),
+    }
 }
 
 /// Runs extract → triage on two local files, exactly as the server will on two snapshots.

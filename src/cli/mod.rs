@@ -146,6 +146,27 @@ enum BriefsCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Acknowledge a brief (someone is on it).
+    Ack {
+        id: i64,
+        /// Who acts (default: $USER).
+        #[arg(long, env = "USER", default_value = "cli")]
+        actor: String,
+    },
+    /// Dismiss a brief, with the reason.
+    Dismiss {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "USER", default_value = "cli")]
+        actor: String,
+    },
+    /// Close a decided or dismissed brief.
+    Close {
+        id: i64,
+        #[arg(long, env = "USER", default_value = "cli")]
+        actor: String,
+    },
     /// One brief in full.
     Show {
         id: i64,

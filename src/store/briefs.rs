@@ -89,6 +89,11 @@ impl Store {
             .bind(b.change_id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, to_status) VALUES (?, ?, 'system', 'created', 'new')")
+            .bind(id)
+            .bind(to_millis(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -116,5 +121,148 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.as_ref().map(|r| brief_from_row(r, true)))
+    }
+}
+
+/// One step of a brief's lifecycle.
+#[derive(Debug, Clone, Serialize)]
+pub struct BriefEvent {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The lifecycle: new → acknowledged → decided or dismissed → closed (a new brief may also be
+/// dismissed or decided directly).
+pub fn allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("new", "acknowledged")
+            | ("new" | "acknowledged", "decided" | "dismissed")
+            | ("decided" | "dismissed", "closed")
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error("no brief {0}")]
+    NotFound(i64),
+    #[error("a {from} brief cannot become {to}")]
+    NotAllowed { from: String, to: String },
+    #[error("dismissing a brief needs a reason")]
+    ReasonRequired,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Moves a brief along its lifecycle, recording who and when (and why, for a dismissal).
+    pub async fn transition_brief(
+        &self,
+        id: i64,
+        to: &str,
+        actor: &str,
+        detail: Option<&str>,
+    ) -> Result<BriefRecord, TransitionError> {
+        if to == "dismissed" && detail.is_none_or(|d| d.trim().is_empty()) {
+            return Err(TransitionError::ReasonRequired);
+        }
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::from)?;
+        let from: String = sqlx::query("SELECT status FROM briefs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or(TransitionError::NotFound(id))?
+            .get("status");
+        if !allowed(&from, to) {
+            return Err(TransitionError::NotAllowed {
+                from,
+                to: to.to_owned(),
+            });
+        }
+        sqlx::query("UPDATE briefs SET status = ? WHERE id = ?")
+            .bind(to)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(
+            "INSERT INTO brief_events (brief_id, at, actor, action, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(to_millis(Utc::now()))
+        .bind(actor)
+        .bind(to)
+        .bind(&from)
+        .bind(to)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.brief(id).await?.ok_or(TransitionError::NotFound(id))
+    }
+
+    /// Raises (or lowers) a brief's severity, recorded as an event by `actor` (`system` for the
+    /// daily deadline check).
+    pub async fn set_brief_severity(&self, id: i64, severity: &str, actor: &str, why: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let old: Option<String> = sqlx::query("SELECT severity FROM briefs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.get("severity"));
+        if old.as_deref() == Some(severity) || old.is_none() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE briefs SET severity = ? WHERE id = ?")
+            .bind(severity)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, ?, 'severity', ?)")
+            .bind(id)
+            .bind(to_millis(Utc::now()))
+            .bind(actor)
+            .bind(format!("{} → {severity}: {why}", old.unwrap_or_default()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn brief_events(&self, id: i64) -> Result<Vec<BriefEvent>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM brief_events WHERE brief_id = ? ORDER BY id")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| BriefEvent {
+                at: from_millis(r.get("at")),
+                actor: r.get("actor"),
+                action: r.get("action"),
+                from_status: r.get("from_status"),
+                to_status: r.get("to_status"),
+                detail: r.get("detail"),
+            })
+            .collect())
+    }
+
+    /// Open briefs (not dismissed or closed), with their bodies, for the daily deadline check.
+    pub async fn open_briefs(&self) -> Result<Vec<BriefRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM briefs WHERE status IN ('new', 'acknowledged', 'decided') AND material = 1")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.iter().map(|r| brief_from_row(r, true)).collect())
     }
 }

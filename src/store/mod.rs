@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use briefs::{BriefFilter, BriefRecord, NewBrief};
+pub use briefs::{BriefEvent, BriefFilter, BriefRecord, NewBrief, TransitionError};
 pub use sqlite::Store;
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};
 

@@ -117,13 +117,22 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     }
 }
 
+/// The deadline of a change: its earliest retirement date, else its earliest deprecation date
+/// (a deprecation date alone may already be past without anything breaking yet).
+pub fn deadline(facts: &[Fact]) -> Option<chrono::NaiveDate> {
+    let dates = |kind: &str| {
+        facts
+            .iter()
+            .filter(|f| f.kind == kind)
+            .filter_map(|f| f.date.as_deref())
+            .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .min()
+    };
+    dates("retirement").or_else(|| dates("deprecation"))
+}
+
 fn within_days(facts: &[Fact], days: i64) -> bool {
-    let today = chrono::Utc::now().date_naive();
-    facts
-        .iter()
-        .filter_map(|f| f.date.as_deref())
-        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .any(|d| (d - today).num_days() <= days)
+    deadline(facts).is_some_and(|d| (d - chrono::Utc::now().date_naive()).num_days() <= days)
 }
 
 /// Flags whose variants use an affected model or, for provider-wide changes, the provider.

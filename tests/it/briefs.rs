@@ -120,7 +120,141 @@ async fn a_retirement_date_on_a_provider_page_becomes_a_brief_naming_the_affecte
     );
     assert_eq!(one["owner"], "platform-team");
 
+    // The lifecycle, with the token's name as the actor.
+    let id = row["id"].as_i64().unwrap();
+    let act = |action: &'static str, body: Option<Value>| {
+        let mut r = client
+            .post(format!("{}/api/v1/briefs/{id}/{action}", run.base))
+            .bearer_auth(&token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let r = act("acknowledge", None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "acknowledged");
+    assert_eq!(
+        act("dismiss", None).await.unwrap().status(),
+        400,
+        "a dismissal needs a reason"
+    );
+    let r = act(
+        "dismiss",
+        Some(serde_json::json!({"reason": "we migrate next week anyway"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "dismissed");
+    assert_eq!(
+        act("acknowledge", None).await.unwrap().status(),
+        409,
+        "a dismissed brief cannot be acknowledged"
+    );
+    let one: Value = client
+        .get(format!("{}/api/v1/briefs/{id}", run.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<(String, String)> = one["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("created".into(), "system".into()),
+            ("acknowledged".into(), "oncall".into()),
+            ("dismissed".into(), "oncall".into())
+        ]
+    );
+    assert_eq!(one["events"][2]["detail"], "we migrate next week anyway");
+
     // Reading briefs needs a token with the right scope.
     let r = client.get(format!("{}/api/v1/briefs", run.base)).send().await.unwrap();
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_that_comes_closer_raises_the_severity() {
+    use signalbox::briefs::BriefWriter;
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    fx.set(
+        "/deprecations.md",
+        Page::new("text/markdown", TABLE.replace("RETIRES", "")),
+    );
+    env.write_source(
+        "acme-deprecations",
+        "markdown",
+        &fx.url("/deprecations.md"),
+        "deprecations",
+        "",
+    );
+    std::fs::write(
+        env.dir.path().join("flags/routes.yaml"),
+        "flags:\n  route.chat:\n    state: ENABLED\n    variants:\n      primary: { targets: [{ provider: acme, model: acme-large-2407 }] }\n    defaultVariant: primary\n    metadata: { providers: [acme/acme-large-2407] }\n",
+    )
+    .unwrap();
+    let app = env.app().await;
+    let src = env.source("acme-deprecations");
+    app.watcher.poll(&src).await.unwrap();
+    // A retirement far away: high (a flag uses the model), not yet critical.
+    let far = (chrono::Utc::now() + chrono::Duration::days(200)).date_naive();
+    fx.set(
+        "/deprecations.md",
+        Page::new(
+            "text/markdown",
+            TABLE.replace("RETIRES", &far.format("%Y-%m-%d").to_string()),
+        ),
+    );
+    app.watcher.poll(&src).await.unwrap();
+    let flags = signalbox::server::flag_service(&env.settings()).unwrap();
+    let writer = BriefWriter::new(
+        app.watcher.store.clone(),
+        app.sources.clone(),
+        Some(flags),
+        signalbox::triage::classify::Rules::load(&[]).unwrap(),
+    );
+    assert_eq!(writer.run_once().await.unwrap(), 1);
+    let store = &app.watcher.store;
+    let b = store.briefs(&Default::default()).await.unwrap().remove(0);
+    assert_eq!(b.severity, "high");
+    // Nothing changes while the date is far; 20 days before it, the brief is critical.
+    assert_eq!(
+        writer
+            .reevaluate_deadlines(chrono::Utc::now().date_naive())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        writer
+            .reevaluate_deadlines(far - chrono::Duration::days(20))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.brief(b.id).await.unwrap().unwrap().severity, "critical");
+    let events = store.brief_events(b.id).await.unwrap();
+    assert_eq!(events.last().unwrap().action, "severity");
+    assert!(
+        events
+            .last()
+            .unwrap()
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("high → critical")
+    );
 }
