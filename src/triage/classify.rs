@@ -157,6 +157,8 @@ pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> &'stati
             if increase { "high" } else { "medium" }
         }
         "policy" if changed_lines > 40 => "high",
+        // A new prohibition or obligation is what gets an account suspended.
+        "policy" if facts.iter().any(|f| f.kind == "policy_clause_added") => "high",
         "policy" | "rate_limit" | "model_launch" => "medium",
         "capability" => "low",
         _ => "low",

@@ -6,7 +6,7 @@
 //! deprecation vocabulary, `x-latest points to y`), never about a particular provider or model.
 
 use super::dates::find_dates;
-use super::numbers::{find_prices, parse_decimal};
+use super::numbers::{find_prices, find_quantities, parse_decimal};
 use crate::config::DocType;
 use regex::Regex;
 use serde::Serialize;
@@ -403,7 +403,78 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
             push_unique(&mut facts, f);
         }
     }
+    rate_limits(&c, &before_lines, &after_lines, &mut facts);
+    if matches!(doc_type, Some(DocType::Policy | DocType::Terms)) {
+        policy_clauses(&c, &mut facts);
+    }
     facts
+}
+
+/// Rate limits on changed lines (`60 RPM`, `10,000 tokens per minute`), paired with the same row
+/// or model's value before.
+fn rate_limits(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], facts: &mut Vec<Fact>) {
+    let key = |lines: &[&str], i: usize, l: &str| {
+        model_ids(l)
+            .into_iter()
+            .next()
+            .or_else(|| cells(l).and_then(|c| c.first().cloned()))
+            .or_else(|| block_id(lines, i))
+    };
+    let mut old: BTreeMap<(Option<String>, String), String> = BTreeMap::new();
+    for &(i, l) in &c.deleted {
+        for q in find_quantities(l) {
+            old.insert((key(before_lines, i, l), q.unit.clone()), q.value);
+        }
+    }
+    for &(i, l) in &c.inserted {
+        for q in find_quantities(l) {
+            let subject = key(after_lines, i, l);
+            let before = old.get(&(subject.clone(), q.unit.clone())).cloned();
+            if before.as_deref() == Some(q.value.as_str()) {
+                continue;
+            }
+            let mut f = Fact::new("rate_limit");
+            f.subject = subject;
+            f.old = before;
+            f.new = Some(q.value);
+            f.unit = Some(q.unit);
+            push_unique(facts, f);
+        }
+    }
+}
+
+static OBLIGATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:must not|may not|shall not|do not|don't|cannot|not (?:be )?(?:permitted|allowed)|prohibit\w*|forbid\w*|you (?:must|agree|may)|we may|required to)\b")
+        .expect("valid regex")
+});
+
+/// Policy clauses (obligations and prohibitions) that appear or disappear, by their words: a
+/// clause that only moved or was re-punctuated is neither added nor removed.
+fn policy_clauses(c: &Changed<'_>, facts: &mut Vec<Fact>) {
+    let words = |l: &str| super::material::line_words(l).join(" ");
+    let deleted: Vec<String> = c.deleted.iter().map(|(_, l)| words(l)).collect();
+    let inserted: Vec<String> = c.inserted.iter().map(|(_, l)| words(l)).collect();
+    let clause = |l: &str| {
+        l.trim()
+            .trim_start_matches(['-', '*', '#', ' '])
+            .chars()
+            .take(300)
+            .collect::<String>()
+    };
+    for (&(_, l), w) in c.inserted.iter().zip(&inserted) {
+        if OBLIGATION.is_match(l) && !w.is_empty() && !deleted.contains(w) {
+            let mut f = Fact::new("policy_clause_added");
+            f.new = Some(clause(l));
+            push_unique(facts, f);
+        }
+    }
+    for (&(_, l), w) in c.deleted.iter().zip(&deleted) {
+        if OBLIGATION.is_match(l) && !w.is_empty() && !inserted.contains(w) {
+            let mut f = Fact::new("policy_clause_removed");
+            f.old = Some(clause(l));
+            push_unique(facts, f);
+        }
+    }
 }
 
 /// `input_mtok` → per 1M tokens; `price_per_1k` → per 1K tokens.
@@ -513,6 +584,41 @@ mod tests {
             ),
             (Some("acme-x-1"), Some("Output"), Some("8"), Some("10"))
         );
+    }
+
+    #[test]
+    fn rate_limits_that_change() {
+        let before = "| Model | RPM | TPM |\n|---|---|---|\n| acme-x-1 | 500 RPM | 30,000 TPM |\n";
+        let after = before.replace("500 RPM", "100 RPM");
+        let f = extract(before, &after, Some(DocType::RateLimits));
+        let r: Vec<&Fact> = f.iter().filter(|f| f.kind == "rate_limit").collect();
+        assert_eq!(r.len(), 1, "{f:?}");
+        assert_eq!(
+            (r[0].subject.as_deref(), r[0].old.as_deref(), r[0].new.as_deref()),
+            (Some("acme-x-1"), Some("500"), Some("100"))
+        );
+        assert_eq!(r[0].unit.as_deref(), Some("requests per minute"));
+    }
+
+    #[test]
+    fn policy_clauses_added_and_removed() {
+        let before = "# Rules\n- You must not use the service for spam.\n- Be nice.\n";
+        let after = "# Rules\n- Be nice.\n- You must not use the service for election interference.\n";
+        let f = extract(before, after, Some(DocType::Policy));
+        assert!(
+            f.iter()
+                .any(|f| f.kind == "policy_clause_added" && f.new.as_deref().is_some_and(|c| c.contains("election"))),
+            "{f:?}"
+        );
+        assert!(
+            f.iter()
+                .any(|f| f.kind == "policy_clause_removed" && f.old.as_deref().is_some_and(|c| c.contains("spam"))),
+            "{f:?}"
+        );
+        // A clause that only moved is neither.
+        let moved = "# Rules\n- Be nice.\n- You must not use the service for spam.\n";
+        let f = extract(before, moved, Some(DocType::Policy));
+        assert!(!f.iter().any(|f| f.kind.starts_with("policy_clause")), "{f:?}");
     }
 
     #[test]
