@@ -59,11 +59,12 @@ impl BriefWriter {
                 };
                 let (before, after) = (text(change.before).await?, text(change.after).await?);
                 let flags = self.flags.as_ref().and_then(|f| f.current()).map(|p| p.set.clone());
-                let (rules, doc_type) = (self.rules.clone(), source.map(|s| s.doc_type));
+                let (rules, doc_type, kind) = (self.rules.clone(), source.map(|s| s.doc_type), source.map(|s| s.kind));
                 let provider = source.map(|s| s.provider.clone());
                 // Diffing and reading a large document is CPU work: off the async threads.
                 let brief = tokio::task::spawn_blocking(move || {
                     let ctx = triage::Context {
+                        kind,
                         doc_type,
                         provider: provider.as_deref(),
                         flags: flags.as_deref(),

@@ -603,6 +603,7 @@ fn triage(
     // Flags are optional here: without them the brief cannot say what breaks.
     let flags = signalbox::flags::load_dir(&s.flags).ok();
     let ctx = signalbox::triage::Context {
+        kind: Some(kind),
         doc_type,
         provider,
         flags: flags.as_ref(),

@@ -12,6 +12,7 @@ pub mod dates;
 pub mod facts;
 pub mod material;
 pub mod numbers;
+pub mod status;
 
 use crate::config::DocType;
 use crate::diff::{LineOp, text_diff};
@@ -21,6 +22,8 @@ use serde::Serialize;
 
 /// What triage knows besides the two texts.
 pub struct Context<'a> {
+    /// The source's kind: status pages are read from their structured diff.
+    pub kind: Option<crate::extract::Kind>,
     pub doc_type: Option<DocType>,
     pub provider: Option<&'a str>,
     pub flags: Option<&'a FlagSet>,
@@ -74,6 +77,12 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     };
     let provider = ctx.provider.unwrap_or("the provider");
 
+    if ctx.kind == Some(crate::extract::Kind::Statuspage)
+        && let Some(facts) = status::facts(before, after)
+    {
+        return status_brief(facts, ctx, provider, diff);
+    }
+
     if !material::is_material(before, after) {
         return Brief {
             material: false,
@@ -111,6 +120,69 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         categories,
         severity,
         what_changed,
+        what_breaks,
+        facts,
+        diff,
+    }
+}
+
+/// A status page's brief: every state change is material (recovery included: it is the news
+/// people wait for); an outage of a provider a flag uses is critical.
+fn status_brief(facts: Vec<Fact>, ctx: &Context<'_>, provider: &str, diff: DiffSummary) -> Brief {
+    let in_use = ctx.flags.is_some_and(|set| {
+        set.flags.values().any(|f| {
+            f.providers()
+                .any(|p| ctx.provider.is_some_and(|cp| p.split('/').next() == Some(cp)))
+        })
+    });
+    let what_breaks = if in_use { impact(&[], ctx, provider) } else { Vec::new() };
+    let severity = status::severity(&facts, in_use);
+    let worst = facts
+        .iter()
+        .find(|f| f.field.as_deref() == Some("opened"))
+        .or_else(|| facts.first());
+    let title = match worst {
+        Some(f) if f.kind == "incident" && f.field.as_deref() == Some("opened") => {
+            format!("{provider} incident: {}", f.subject.as_deref().unwrap_or("?"))
+        }
+        Some(f) if f.kind == "incident" => format!(
+            "{provider} incident {}: {}",
+            f.field.as_deref().unwrap_or(""),
+            f.subject.as_deref().unwrap_or("?")
+        ),
+        Some(f) => format!(
+            "{provider} {}: {} → {}",
+            f.subject.as_deref().unwrap_or("component"),
+            f.old.as_deref().unwrap_or("?"),
+            f.new.as_deref().unwrap_or("?")
+        ),
+        None => format!("{provider} status page changed"),
+    };
+    let recovered = severity == "info";
+    Brief {
+        material: !facts.is_empty(),
+        category: (!facts.is_empty()).then_some("incident"),
+        categories: if facts.is_empty() { Vec::new() } else { vec!["incident"] },
+        severity,
+        title,
+        what_changed: facts
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {} → {}",
+                    f.subject.as_deref().unwrap_or("?"),
+                    f.old.as_deref().unwrap_or("-"),
+                    f.new.as_deref().unwrap_or("-")
+                )
+            })
+            .collect(),
+        action: if recovered {
+            "Recovered: revert any failover once the provider is stable".into()
+        } else if in_use {
+            "Consider failing over the affected routes (a playbook may already cover it)".into()
+        } else {
+            "Watch the incident; nothing we use is affected".into()
+        },
         what_breaks,
         facts,
         diff,

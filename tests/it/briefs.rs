@@ -258,3 +258,65 @@ async fn a_deadline_that_comes_closer_raises_the_severity() {
             .contains("high → critical")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_of_a_provider_in_use_is_a_critical_incident_brief_and_its_recovery_is_reported() {
+    use signalbox::briefs::BriefWriter;
+    let ok = r#"{"status":{"indicator":"none","description":"All good"},"components":[{"id":"c1","name":"API","status":"operational","group":false}],"incidents":[],"scheduled_maintenances":[]}"#;
+    let down = r#"{"status":{"indicator":"major","description":"Outage"},"components":[{"id":"c1","name":"API","status":"major_outage","group":false}],"incidents":[{"id":"i1","name":"API errors","status":"investigating","impact":"major","created_at":"2026-11-25T08:00:00Z","incident_updates":[]}],"scheduled_maintenances":[]}"#;
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    fx.set("/summary.json", Page::new("application/json", ok));
+    env.write_source("acme-status", "statuspage", &fx.url("/summary.json"), "status", "");
+    std::fs::write(
+        env.dir.path().join("flags/routes.yaml"),
+        "flags:\n  route.chat:\n    state: ENABLED\n    variants:\n      primary: { targets: [{ provider: acme, model: acme-large-2407 }] }\n    defaultVariant: primary\n    metadata: { providers: [acme/acme-large-2407] }\n",
+    )
+    .unwrap();
+    let app = env.app().await;
+    let src = env.source("acme-status");
+    let writer = BriefWriter::new(
+        app.watcher.store.clone(),
+        app.sources.clone(),
+        Some(signalbox::server::flag_service(&env.settings()).unwrap()),
+        signalbox::triage::classify::Rules::load(&[]).unwrap(),
+    );
+    app.watcher.poll(&src).await.unwrap();
+    fx.set("/summary.json", Page::new("application/json", down));
+    app.watcher.poll(&src).await.unwrap();
+    fx.set("/summary.json", Page::new("application/json", ok));
+    app.watcher.poll(&src).await.unwrap();
+    assert_eq!(writer.run_once().await.unwrap(), 2);
+    let store = &app.watcher.store;
+    let mut list = store.briefs(&Default::default()).await.unwrap();
+    list.reverse();
+    let outage = store.brief(list[0].id).await.unwrap().unwrap();
+    assert_eq!(outage.category.as_deref(), Some("incident"));
+    assert_eq!(outage.severity, "critical", "{outage:?}");
+    let body = outage.brief.unwrap();
+    assert!(
+        body["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "status_change" && f["subject"] == "API" && f["new"] == "major_outage")
+    );
+    assert!(
+        body["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "incident" && f["subject"] == "API errors")
+    );
+    assert!(
+        body["what_breaks"][0].as_str().unwrap().contains("route.chat"),
+        "{body}"
+    );
+    let recovery = store.brief(list[1].id).await.unwrap().unwrap();
+    assert!(recovery.material, "a recovery is news");
+    assert!(
+        recovery.brief.unwrap()["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("Recovered")
+    );
+}
