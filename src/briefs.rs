@@ -88,7 +88,17 @@ impl BriefWriter {
                         category: brief.category,
                         severity: brief.severity,
                         title: &brief.title,
-                        body: serde_json::to_value(&brief).expect("brief serializes"),
+                        body: {
+                            // Where to read more: both snapshots and the change with its diff.
+                            let mut body = serde_json::to_value(&brief).expect("brief serializes");
+                            body["links"] = serde_json::json!({
+                                "before": format!("/api/v1/snapshots/{}", change.before),
+                                "after": format!("/api/v1/snapshots/{}", change.after),
+                                "change": format!("/api/v1/changes/{}", change.id),
+                                "history": format!("/api/v1/sources/{}/changes", change.source),
+                            });
+                            body
+                        },
                     })
                     .await?;
                 if brief.material {

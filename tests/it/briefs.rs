@@ -119,6 +119,14 @@ async fn a_retirement_date_on_a_provider_page_becomes_a_brief_naming_the_affecte
         "{brief}"
     );
     assert_eq!(one["owner"], "platform-team");
+    let after_link = brief["links"]["after"].as_str().unwrap();
+    let snap: Value = reqwest::get(format!("{}{after_link}", run.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(snap["text"].as_str().unwrap().contains("January 5th, 2027"));
 
     // The lifecycle, with the token's name as the actor.
     let id = row["id"].as_i64().unwrap();
