@@ -6,6 +6,15 @@ use crate::helpers::{Env, spawn_app};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
+/// `route.chat`, whose primary variant calls acme/acme-large-2407.
+fn write_route_flag(env: &Env) {
+    std::fs::write(
+        env.dir.path().join("flags/routes.yaml"),
+        "flags:\n  route.chat:\n    state: ENABLED\n    variants:\n      primary: { targets: [{ provider: acme, model: acme-large-2407 }] }\n    defaultVariant: primary\n    metadata: { providers: [acme/acme-large-2407] }\n",
+    )
+    .unwrap();
+}
+
 const TABLE: &str = "# Model deprecations\n\n| Model | Deprecation date | Retirement date | Replacement |\n|---|---|---|---|\n| acme-large-2407 | 2026-01-10 | RETIRES | acme-large-2411 |\n| acme-small-1 | 2025-06-01 | 2025-12-01 | acme-small-2 |\n";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -209,11 +218,7 @@ async fn a_deadline_that_comes_closer_raises_the_severity() {
         "deprecations",
         "",
     );
-    std::fs::write(
-        env.dir.path().join("flags/routes.yaml"),
-        "flags:\n  route.chat:\n    state: ENABLED\n    variants:\n      primary: { targets: [{ provider: acme, model: acme-large-2407 }] }\n    defaultVariant: primary\n    metadata: { providers: [acme/acme-large-2407] }\n",
-    )
-    .unwrap();
+    write_route_flag(&env);
     let app = env.app().await;
     let src = env.source("acme-deprecations");
     app.watcher.poll(&src).await.unwrap();
@@ -275,11 +280,7 @@ async fn an_outage_of_a_provider_in_use_is_a_critical_incident_brief_and_its_rec
     let (env, fx) = (Env::new(), Fixture::start().await);
     fx.set("/summary.json", Page::new("application/json", ok));
     env.write_source("acme-status", "statuspage", &fx.url("/summary.json"), "status", "");
-    std::fs::write(
-        env.dir.path().join("flags/routes.yaml"),
-        "flags:\n  route.chat:\n    state: ENABLED\n    variants:\n      primary: { targets: [{ provider: acme, model: acme-large-2407 }] }\n    defaultVariant: primary\n    metadata: { providers: [acme/acme-large-2407] }\n",
-    )
-    .unwrap();
+    write_route_flag(&env);
     let app = env.app().await;
     let src = env.source("acme-status");
     let writer = BriefWriter::new(
