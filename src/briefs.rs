@@ -116,7 +116,13 @@ impl BriefWriter {
         for b in self.store.open_briefs().await? {
             let Some(body) = &b.brief else { continue };
             let in_use = body["what_breaks"].as_array().is_some_and(|a| !a.is_empty());
-            let soonest = stored_deadline(&body["facts"]);
+            let soonest = triage::earliest_deadline(
+                body["facts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| Some((f["kind"].as_str()?, f["date"].as_str()?))),
+            );
             let Some(date) = soonest else { continue };
             let days = (date - today).num_days();
             let wanted = match (in_use, days) {
@@ -169,22 +175,4 @@ fn rank(severity: &str) -> u8 {
         "critical" => 4,
         _ => 0,
     }
-}
-
-/// `triage::deadline` over a stored brief's facts (retirements first, then deprecations).
-fn stored_deadline(facts: &serde_json::Value) -> Option<chrono::NaiveDate> {
-    let dates = |kind: &str| {
-        facts
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| f["kind"] == kind)
-            .filter_map(|f| {
-                f["date"]
-                    .as_str()
-                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            })
-            .min()
-    };
-    dates("retirement").or_else(|| dates("deprecation"))
 }

@@ -103,13 +103,7 @@ async fn flagd_sync(
         .env(&caller.env)
         .ok_or_else(|| ApiError::Unavailable("unknown environment".into()))?;
     let etag = format!("\"{}\"", env.config_etag);
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
-        });
+    let matches = super::none_match(&headers, &etag);
     if matches {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         r.headers_mut()

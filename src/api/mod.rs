@@ -65,3 +65,17 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
+
+/// `If-None-Match` matches `etag` (weak comparison, lists and `*` included): the one rule for
+/// every endpoint that answers 304.
+pub(crate) fn none_match(headers: &axum::http::HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(axum::http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+        })
+}

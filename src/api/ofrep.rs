@@ -187,19 +187,6 @@ fn bulk_etag(config_etag: &str, request_body: &[u8], channel: &str) -> String {
     format!("\"{}\"", hex::encode(&h.finalize()[..16]))
 }
 
-/// `If-None-Match` matches (weak comparison, lists and `*` included).
-fn none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
-        })
-}
-
 async fn evaluate_all(
     State(st): State<AppState>,
     caller: Result<Caller, CallerError>,
@@ -227,7 +214,7 @@ async fn evaluate_all(
     let etag = bulk_etag(&env.config_etag, &bytes, &channel);
     // Answers that change with the clock alone ($flagd.timestamp) get no ETag: a 304 would lie.
     let cacheable = !env.snapshot.visible_reads_clock();
-    if cacheable && none_match(headers, &etag) {
+    if cacheable && super::none_match(headers, &etag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         r.headers_mut()
             .insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));

@@ -192,12 +192,16 @@ fn status_brief(facts: Vec<Fact>, ctx: &Context<'_>, provider: &str, diff: DiffS
 /// The deadline of a change: its earliest retirement date, else its earliest deprecation date
 /// (a deprecation date alone may already be past without anything breaking yet).
 pub fn deadline(facts: &[Fact]) -> Option<chrono::NaiveDate> {
+    earliest_deadline(facts.iter().filter_map(|f| Some((f.kind, f.date.as_deref()?))))
+}
+
+/// The same rule over `(kind, ISO date)` pairs, for facts read back from a stored brief.
+pub fn earliest_deadline<'a>(facts: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Option<chrono::NaiveDate> {
     let dates = |kind: &str| {
         facts
-            .iter()
-            .filter(|f| f.kind == kind)
-            .filter_map(|f| f.date.as_deref())
-            .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .clone()
+            .filter(|(k, _)| *k == kind)
+            .filter_map(|(_, d)| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .min()
     };
     dates("retirement").or_else(|| dates("deprecation"))
