@@ -28,6 +28,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("invalid triage rules: {0}")]
+    Rules(#[from] crate::triage::classify::RulesError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -39,6 +41,7 @@ impl AppError {
             AppError::Sources(_)
                 | AppError::Flags(_)
                 | AppError::Serving(_)
+                | AppError::Rules(_)
                 | AppError::Store(StoreError::UnsupportedUrl(_))
         )
     }
@@ -99,6 +102,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let flags = flag_service(&app.settings)?;
+    let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
     let serving = Arc::new(app.settings.serving.clone());
     let store = app.watcher.store.clone();
     let tokens = Arc::new(TokenCache::default());
@@ -153,7 +157,7 @@ pub async fn serve(
         store.clone(),
         app.sources.clone(),
         Some(flags.clone()),
-        crate::triage::classify::Rules::load(&[]).map_err(|e| AppError::Serving(e.to_string()))?,
+        rules,
     ));
     let writer_task = tokio::spawn(writer.run_forever(Duration::from_secs(1), rx.clone()));
     let state = AppState(Arc::new(api::Shared {

@@ -594,12 +594,9 @@ fn triage(
             .map_err(|e| Failure::Runtime(format!("{}: {e}", p.display())))
     };
     let (b, a) = (read(before)?, read(after)?);
-    let extra: Vec<String> = rules
-        .iter()
-        .map(|p| std::fs::read_to_string(p).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display()))))
-        .collect::<Result<_, _>>()?;
-    let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let rules = signalbox::triage::classify::Rules::load(&extra_refs).map_err(|e| Failure::Usage(e.to_string()))?;
+    // Rules from the settings file first, then the ones given on the command line.
+    let files: Vec<std::path::PathBuf> = s.triage.rules.iter().chain(rules).cloned().collect();
+    let rules = signalbox::triage::classify::Rules::load_files(&files).map_err(|e| Failure::Usage(e.to_string()))?;
     // Flags are optional here: without them the brief cannot say what breaks.
     let flags = signalbox::flags::load_dir(&s.flags).ok();
     let ctx = signalbox::triage::Context {

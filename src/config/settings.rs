@@ -30,6 +30,16 @@ pub struct Settings {
     pub fetch: FetchSettings,
     pub scheduler: SchedulerSettings,
     pub serving: ServingSettings,
+    pub triage: TriageSettings,
+}
+
+/// The triage engine.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageSettings {
+    /// Extra classification rules files (same shape as the shipped `src/triage/rules.toml`); their
+    /// patterns and priors are added to the shipped ones. A bad file stops the server at start.
+    pub rules: Vec<PathBuf>,
 }
 
 /// The flag service: environments, who may evaluate, limits.
@@ -83,6 +93,7 @@ impl Default for Settings {
             fetch: FetchSettings::default(),
             scheduler: SchedulerSettings::default(),
             serving: ServingSettings::default(),
+            triage: TriageSettings::default(),
         }
     }
 }
@@ -221,6 +232,9 @@ reload_poll_ms = 500        # flag files are checked this often (and on SIGHUP)
 telemetry_flush_secs = 10   # evaluation counts are written to the database this often
 token_refresh_secs = 2      # tokens created or revoked with the CLI take effect within this
 sse_secret = ""             # signs SSE channel tokens; random at start when empty (set it for several replicas)
+
+[triage]
+rules = []                  # extra classification rules files, added to the shipped ones (docs/triage.md)
 "#;
 
 #[cfg(test)]

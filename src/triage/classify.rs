@@ -19,18 +19,22 @@ pub const CATEGORIES: [&str; 8] = [
     "other",
 ];
 
+/// A problem in a rules file; `file` is the path given (or `<built-in>` for the shipped rules).
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("invalid rules file: {0}")]
-    Toml(#[from] toml::de::Error),
-    #[error("rules file: category `{category}`: bad pattern `{pattern}`: {reason}")]
+    #[error("cannot read rules file {file}: {reason}")]
+    Read { file: String, reason: String },
+    #[error("{file}:{line}: {message}")]
+    Toml { file: String, line: usize, message: String },
+    #[error("{file}: category `{category}`: bad pattern `{pattern}`: {reason}")]
     Pattern {
+        file: String,
         category: String,
         pattern: String,
         reason: String,
     },
-    #[error("rules file: unknown category `{0}`")]
-    Category(String),
+    #[error("{file}: unknown category `{category}` (known: {known})", known = CATEGORIES.join(", "))]
+    Category { file: String, category: String },
 }
 
 #[derive(Deserialize)]
@@ -55,43 +59,76 @@ pub struct Rules {
 pub const DEFAULT_RULES: &str = include_str!("rules.toml");
 
 impl Rules {
-    /// The shipped rules, extended by `extra` files (their patterns and priors are added).
+    /// The shipped rules, extended by the given rules files (their patterns and priors are
+    /// added to the shipped ones). Every error names the file.
+    pub fn load_files(paths: &[std::path::PathBuf]) -> Result<Rules, RulesError> {
+        let texts = paths
+            .iter()
+            .map(|p| {
+                let name = p.display().to_string();
+                std::fs::read_to_string(p)
+                    .map(|t| (name.clone(), t))
+                    .map_err(|e| RulesError::Read {
+                        file: name,
+                        reason: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::load_named(&texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect::<Vec<_>>())
+    }
+
+    /// The shipped rules extended by `extra` texts (for tests and embedding).
     pub fn load(extra: &[&str]) -> Result<Rules, RulesError> {
-        let mut merged: BTreeMap<String, RawCategory> = BTreeMap::new();
-        for text in std::iter::once(DEFAULT_RULES).chain(extra.iter().copied()) {
-            let raw: RawRules = toml::from_str(text)?;
+        Self::load_named(&extra.iter().map(|t| ("<extra rules>", *t)).collect::<Vec<_>>())
+    }
+
+    fn load_named(extra: &[(&str, &str)]) -> Result<Rules, RulesError> {
+        let mut merged: BTreeMap<String, (String, RawCategory)> = BTreeMap::new();
+        let mut compiled: BTreeMap<String, Vec<Regex>> = BTreeMap::new();
+        for (file, text) in std::iter::once(("<built-in rules>", DEFAULT_RULES)).chain(extra.iter().copied()) {
+            let raw: RawRules = toml::from_str(text).map_err(|e| RulesError::Toml {
+                file: file.to_owned(),
+                line: e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1),
+                message: e.message().to_owned(),
+            })?;
             for (name, c) in raw.category {
                 if !CATEGORIES.contains(&name.as_str()) {
-                    return Err(RulesError::Category(name));
+                    return Err(RulesError::Category {
+                        file: file.to_owned(),
+                        category: name,
+                    });
                 }
-                let e = merged.entry(name).or_insert(RawCategory {
-                    patterns: Vec::new(),
-                    prior: Vec::new(),
+                for p in &c.patterns {
+                    let re = RegexBuilder::new(p)
+                        .case_insensitive(true)
+                        .build()
+                        .map_err(|e| RulesError::Pattern {
+                            file: file.to_owned(),
+                            category: name.clone(),
+                            pattern: p.clone(),
+                            reason: e.to_string(),
+                        })?;
+                    compiled.entry(name.clone()).or_default().push(re);
+                }
+                let e = merged.entry(name.clone()).or_insert_with(|| {
+                    (
+                        name,
+                        RawCategory {
+                            patterns: Vec::new(),
+                            prior: Vec::new(),
+                        },
+                    )
                 });
-                e.patterns.extend(c.patterns);
-                e.prior.extend(c.prior);
+                e.1.prior.extend(c.prior);
             }
         }
         let categories = merged
-            .into_iter()
+            .into_values()
             .map(|(name, c)| {
-                let res = c
-                    .patterns
-                    .iter()
-                    .map(|p| {
-                        RegexBuilder::new(p)
-                            .case_insensitive(true)
-                            .build()
-                            .map_err(|e| RulesError::Pattern {
-                                category: name.clone(),
-                                pattern: p.clone(),
-                                reason: e.to_string(),
-                            })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok((name, res, c.prior))
+                let res = compiled.remove(&name).unwrap_or_default();
+                (name, res, c.prior)
             })
-            .collect::<Result<_, RulesError>>()?;
+            .collect();
         Ok(Rules { categories })
     }
 
@@ -108,8 +145,13 @@ impl Rules {
                 "alias_change" => {
                     // An alias moved to a model that is not new is a retarget: the old target
                     // loses its alias, which is what deprecation plans care about.
+                    // An alias moved to a new model is that model's launch, already counted
+                    // by its `model_added` fact: one event, one vote.
                     let new_model = facts.iter().any(|g| g.kind == "model_added" && g.subject == f.new);
-                    if new_model { "model_launch" } else { "deprecation" }
+                    if new_model {
+                        continue;
+                    }
+                    "deprecation"
                 }
                 "effective_date" | "policy_clause_added" | "policy_clause_removed" => "policy",
                 "incident" | "status_change" => "incident",

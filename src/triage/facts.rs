@@ -52,7 +52,7 @@ static MODEL_ID: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static RETIRE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)retire|shut\s*down|shutdown|end[ -]of[ -]life|\beol\b|sunset|discontinu|removed? from|no longer (?:be )?available").expect("valid regex")
+    Regex::new(r"(?i)retire|shut(?:s|ting)?\s*down|end[ -]of[ -]life|\beol\b|sunset|discontinu|removed? from|no longer (?:be )?available").expect("valid regex")
 });
 static DEPRECATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)deprecat|legacy").expect("valid regex"));
 static EFFECTIVE: LazyLock<Regex> = LazyLock::new(|| {
@@ -60,6 +60,16 @@ static EFFECTIVE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static ALIAS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)([a-z0-9][a-z0-9.-]*-latest)\W+(?:\w+\s+){0,2}?(?:points?|alias(?:es)?|maps?|resolves?|redirects?|routes?)\s+to\W+([a-z0-9][a-z0-9.-]*[a-z0-9])")
+        .expect("valid regex")
+});
+/// Words that introduce the model to move to, in prose ("migrate to y", "replaced by y",
+/// "in favour of y", "we recommend y") or as a table column ("Replacement", "Recommended").
+static REPLACEMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:migrat\w*|switch\w*|mov\w*|upgrad\w*|transition\w*)\s+(?:\w+\s+){0,3}?to\b|\breplace(?:d|ment|s)?\b(?:\s+(?:by|with))?|\bin favou?r of\b|\bsuccessor\b|\brecommend\w*|\balternative\w*|\bsuggested\b|\binstead of\b|\buse\s")
+        .expect("valid regex")
+});
+static LAUNCH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bnew\b|introduc|launch|now available|release|available (?:today|now)|preview|\bga\b|generally available|announc")
         .expect("valid regex")
 });
 static KEY_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
@@ -88,6 +98,71 @@ fn model_ids(line: &str) -> Vec<String> {
         .map(|m| m.as_str().trim_end_matches('.').to_owned())
         .filter(|m| is_model_like(m) && !m.starts_with("http") && find_dates(m).is_empty())
         .collect()
+}
+
+/// The models a changed line is about, and the ones it names as their replacements. In a table
+/// the replacement is a column; in prose, the models after "migrate to", "replaced by" and the
+/// like, up to the end of the sentence.
+fn subjects_and_replacements(line: &str, header: Option<&[String]>) -> (Vec<String>, Vec<String>) {
+    if let (Some(h), Some(row)) = (header, cells(line)) {
+        let (mut subjects, mut replacements) = (Vec::new(), Vec::new());
+        for (i, cell) in row.iter().enumerate() {
+            let is_replacement = h.get(i).is_some_and(|name| REPLACEMENT.is_match(name));
+            let target = if is_replacement {
+                &mut replacements
+            } else {
+                &mut subjects
+            };
+            target.extend(model_ids(cell));
+        }
+        return (subjects, replacements);
+    }
+    let line = super::material::strip_links(line);
+    let (mut subjects, mut replacements) = (Vec::new(), Vec::new());
+    for sentence in line.split_inclusive(". ") {
+        // "use y instead of x": x is the subject, y the replacement.
+        let split = match sentence.find("instead of") {
+            Some(at) => {
+                let (head, tail) = sentence.split_at(at);
+                replacements.extend(model_ids(head));
+                subjects.extend(model_ids(tail));
+                continue;
+            }
+            None => REPLACEMENT.find(sentence).map(|m| m.start()),
+        };
+        match split {
+            Some(at) => {
+                subjects.extend(model_ids(&sentence[..at]));
+                replacements.extend(model_ids(&sentence[at..]));
+            }
+            None => subjects.extend(model_ids(sentence)),
+        }
+    }
+    subjects.retain(|m| !replacements.contains(m));
+    (subjects, replacements)
+}
+
+/// True when a deleted line already gave `subject` the date `iso` in the same column (or, in
+/// prose, anywhere on the line): the row changed, this date did not.
+fn date_unchanged(deleted: &[(usize, &str)], lines: &[&str], subject: &str, context: &str, iso: &str) -> bool {
+    deleted
+        .iter()
+        .filter(|(_, l)| model_ids(l).iter().any(|m| m == subject))
+        .any(|&(i, l)| {
+            let header = table_header(lines, i);
+            let row = cells(l);
+            find_dates(l).into_iter().any(|d| {
+                d.date.format("%Y-%m-%d").to_string() == iso
+                    && match (&header, &row) {
+                        (Some(h), Some(r)) => r
+                            .iter()
+                            .position(|cell| cell.contains(&l[d.start..d.end]))
+                            .and_then(|c| h.get(c))
+                            .is_some_and(|h| h.trim() == context.trim()),
+                        _ => true,
+                    }
+            })
+        })
 }
 
 /// The cells of a Markdown table row, or `None`.
@@ -211,7 +286,7 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
         }
         let header = table_header(&after_lines, idx);
         let row = cells(line);
-        let mut subjects = model_ids(line);
+        let (mut subjects, _) = subjects_and_replacements(line, header.as_deref());
         if subjects.is_empty() && (RETIRE.is_match(line) || DEPRECATE.is_match(line)) {
             subjects.extend(main.clone());
         }
@@ -242,6 +317,9 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
             match kind {
                 Some(kind) if !subjects.is_empty() => {
                     for s in &subjects {
+                        if date_unchanged(&c.deleted, &before_lines, s, &context, &iso) {
+                            continue;
+                        }
                         let mut f = Fact::new(kind);
                         f.subject = Some(s.clone());
                         f.date = Some(iso.clone());
@@ -310,9 +388,25 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
         Some(DocType::Models | DocType::Pricing | DocType::Changelog | DocType::Deprecations) | None
     ) {
         let before_lower = before.to_lowercase();
-        for &(_, line) in &c.inserted {
+        // Models this change retires or deprecates are not launches, whatever the page said before.
+        let leaving: Vec<String> = facts
+            .iter()
+            .filter(|f| matches!(f.kind, "retirement" | "deprecation"))
+            .filter_map(|f| f.subject.clone())
+            .collect();
+        for &(idx, line) in &c.inserted {
+            // In prose, a model mentioned for the first time is new only when the words say so
+            // ("introducing", "now available"); tables, lists and fields list models as such.
+            let structured = cells(line).is_some() || ID_FIELD.is_match(line) || KEY_NUMBER.is_match(line);
+            let prose_launch = LAUNCH.is_match(line)
+                || (idx > 0 && after_lines.get(idx - 1).is_some_and(|prev| LAUNCH.is_match(prev)));
+            let listing = matches!(doc_type, Some(DocType::Models | DocType::Pricing));
+            if !(structured || prose_launch || listing) {
+                continue;
+            }
             for m in model_ids(line) {
                 if !m.ends_with("-latest")
+                    && !leaving.contains(&m)
                     && !before_lower.contains(&m)
                     && !facts
                         .iter()
@@ -630,5 +724,32 @@ mod tests {
             kinds(&f).contains(&("effective_date", None, Some("2025-01-10"))),
             "{f:?}"
         );
+    }
+
+    #[test]
+    fn the_replacement_column_and_unchanged_dates_give_no_facts() {
+        let before = "| Model | Deprecation date | Retirement date | Replacement |\n|---|---|---|---|\n| acme-large-2407 | 2025-01-10 | | acme-large-2411 |\n";
+        let after = before.replace("| |", "| March 30th, 2025 |");
+        let f = extract(before, &after, Some(DocType::Deprecations));
+        assert_eq!(kinds(&f), [("retirement", Some("acme-large-2407"), Some("2025-03-30"))]);
+    }
+
+    #[test]
+    fn prose_replacements_are_not_retired_nor_launched() {
+        let before = "## Notices\n\nNothing yet.\n";
+        let after = "## Notices\n\nacme-small-1 will be retired on January 15, 2026. Please migrate to acme-small-2.\n";
+        let f = extract(before, after, Some(DocType::Changelog));
+        assert_eq!(kinds(&f), [("retirement", Some("acme-small-1"), Some("2026-01-15"))]);
+        let after = "## Notices\n\nUse acme-small-2 instead of acme-small-1, which shuts down on 2026-01-15.\n";
+        let f = extract(before, after, Some(DocType::Changelog));
+        assert_eq!(kinds(&f), [("retirement", Some("acme-small-1"), Some("2026-01-15"))]);
+    }
+
+    #[test]
+    fn a_launch_in_prose_is_a_new_model() {
+        let before = "## News\n\nNothing yet.\n";
+        let after = "## News\n\nIntroducing acme-vision-3, now available in the API.\n";
+        let f = extract(before, after, Some(DocType::Changelog));
+        assert_eq!(kinds(&f), [("model_added", Some("acme-vision-3"), None)]);
     }
 }

@@ -53,7 +53,30 @@ pub struct Brief {
     pub diff: DiffSummary,
 }
 
+/// A normalized feed as readable text: one section per entry, title then summary.
+fn feed_text(normalized: &str) -> Option<String> {
+    let doc: crate::extract::FeedDoc = serde_json::from_str(normalized).ok()?;
+    let mut out = String::new();
+    for e in &doc.entries {
+        out.push_str(&format!("## {}\n\n", e.title.trim()));
+        if !e.summary.trim().is_empty() {
+            out.push_str(e.summary.trim());
+            out.push_str("\n\n");
+        }
+    }
+    Some(out)
+}
+
 pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
+    // Feeds are triaged as the text a reader sees (each entry's title and summary), so that a
+    // new entry reads like a new paragraph rather than a block of JSON fields.
+    let rendered = (ctx.kind == Some(crate::extract::Kind::Feed))
+        .then(|| feed_text(before).zip(feed_text(after)))
+        .flatten();
+    let (before, after) = match &rendered {
+        Some((b, a)) => (b.as_str(), a.as_str()),
+        None => (before, after),
+    };
     let d = text_diff(before, after);
     let changed: Vec<&str> = d
         .hunks

@@ -451,3 +451,69 @@ fn triage_prints_a_readable_brief_and_the_json_contract() {
         (serde_json::json!(false), serde_json::Value::Null)
     );
 }
+
+#[test]
+fn triage_rules_files_extend_the_shipped_rules_and_bad_ones_name_file_and_line() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    std::fs::write(dir.join("b.md"), "# Notes\n\nThe service answers questions.\n").unwrap();
+    std::fs::write(
+        dir.join("a.md"),
+        "# Notes\n\nThe service answers questions.\n\nThe service now accepts zorblax uploads.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("rules.toml"),
+        "[category.capability]\npatterns = ['\\bzorblax\\b']\n",
+    )
+    .unwrap();
+    let (before, after) = (dir.join("b.md"), dir.join("a.md"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "triage",
+            before.to_str().unwrap(),
+            after.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        signalbox(&env, &args)
+    };
+    let plain: serde_json::Value = serde_json::from_slice(&run(&[]).stdout).unwrap();
+    assert_ne!(plain["category"], "capability", "{plain}");
+    let rules = dir.join("rules.toml");
+    let o = run(&["--rules", rules.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let extended: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(extended["category"], "capability", "{extended}");
+
+    // A broken rules file: exit 2, the file and the line named.
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[category.capability]\npatterns = ['ok']\nprior = 3\n",
+    )
+    .unwrap();
+    let bad = dir.join("bad.toml");
+    let o = run(&["--rules", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:3"), "{err}");
+
+    // The server refuses to start on it too, from the settings file.
+    std::fs::write(
+        dir.join("settings.toml"),
+        format!("[triage]\nrules = [{:?}]\n", bad.display().to_string()),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(["--config", dir.join("settings.toml").to_str().unwrap(), "serve"])
+        .env("SIGNALBOX_SOURCES", env.sources_dir())
+        .env("SIGNALBOX_FLAGS", dir.join("flags"))
+        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("SIGNALBOX_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml:3"), "{err}");
+}
