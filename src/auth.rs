@@ -121,6 +121,7 @@ pub async fn create_token(
     scopes: &[String],
     env: &str,
     environments: &[String],
+    actor: &str,
 ) -> Result<NewToken, AuthError> {
     if name.trim().is_empty() {
         return Err(AuthError::EmptyName);
@@ -141,7 +142,7 @@ pub async fn create_token(
     let scopes = Scopes::of(parsed);
     let names: Vec<String> = scopes.names().into_iter().map(str::to_owned).collect();
     store
-        .create_token(name, &hex::encode(token_hash(&token)), &token[..10], &names, env)
+        .create_token(name, &hex::encode(token_hash(&token)), &token[..10], &names, env, actor)
         .await?;
     Ok(NewToken {
         name: name.to_owned(),

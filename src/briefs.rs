@@ -131,7 +131,7 @@ impl BriefWriter {
                 (false, d) if d <= 30 => "high",
                 _ => continue,
             };
-            if rank(wanted) > rank(&b.severity) {
+            if triage::severity_rank(wanted) > triage::severity_rank(&b.severity) {
                 let why = format!(
                     "retirement on {date} is {days} day(s) away{}",
                     if in_use { " and a flag uses the model" } else { "" }
@@ -163,16 +163,5 @@ impl BriefWriter {
                 _ = crate::flags::stopped(&mut shutdown) => return,
             }
         }
-    }
-}
-
-fn rank(severity: &str) -> u8 {
-    match severity {
-        "info" => 0,
-        "low" => 1,
-        "medium" => 2,
-        "high" => 3,
-        "critical" => 4,
-        _ => 0,
     }
 }

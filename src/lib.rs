@@ -5,9 +5,11 @@
 //! one source by `watch`; `api` and the CLI (`main.rs`) are thin shells over the same functions.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod briefs;
 pub mod config;
+pub mod decisions;
 pub mod diff;
 pub mod extract;
 pub mod fetch;

@@ -417,6 +417,11 @@ async fn flags_list(s: Settings, format: Format) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Who runs a command, for the audit log: `cli:` and the login name.
+fn cli_actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
 async fn token(s: Settings, cmd: TokenCommand) -> Result<(), Failure> {
     let store = open_store(&s).await?;
     let result = match cmd {
@@ -426,7 +431,7 @@ async fn token(s: Settings, cmd: TokenCommand) -> Result<(), Failure> {
             env,
             format,
         } => {
-            let t = signalbox::auth::create_token(&store, &name, &scope, &env, &s.serving.environments)
+            let t = signalbox::auth::create_token(&store, &name, &scope, &env, &s.serving.environments, &cli_actor())
                 .await
                 .map_err(|e| match e {
                     signalbox::auth::AuthError::Store(signalbox::store::StoreError::Db(_)) => runtime(e),
@@ -471,7 +476,7 @@ async fn token(s: Settings, cmd: TokenCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
-        TokenCommand::Revoke { name } => match store.revoke_token(&name).await.map_err(runtime)? {
+        TokenCommand::Revoke { name } => match store.revoke_token(&name, &cli_actor()).await.map_err(runtime)? {
             Some(t) => {
                 println!("revoked token `{}` ({})", t.name, t.id);
                 Ok(())

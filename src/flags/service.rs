@@ -200,6 +200,33 @@ impl FlagService {
         }
     }
 
+    /// Replaces every override at once (the decisions engine's view of what is active) and
+    /// publishes one new revision when anything differs; `None` when nothing changed. One
+    /// revision for any number of overrides applied or expired together.
+    pub fn replace_overrides(
+        &self,
+        all: HashMap<String, HashMap<String, Override>>,
+    ) -> Result<Option<u64>, ServiceError> {
+        let mut all = all;
+        all.retain(|_, m| !m.is_empty());
+        let previous = {
+            let mut current = self.overrides.lock().expect("overrides lock");
+            let mut normalized = current.clone();
+            normalized.retain(|_, m| !m.is_empty());
+            if normalized == all {
+                return Ok(None);
+            }
+            std::mem::replace(&mut *current, all)
+        };
+        match self.publish(None, None) {
+            Ok(rev) => Ok(Some(rev)),
+            Err(e) => {
+                *self.overrides.lock().expect("overrides lock") = previous;
+                Err(e)
+            }
+        }
+    }
+
     /// Builds every environment's snapshot from `set` (or the current set) and the overrides,
     /// swaps them in under a new revision and announces it. The only place the revision moves.
     /// `must_serve` names an override that was just set: it is validated here, under the publish

@@ -1,5 +1,6 @@
 //! Briefs: the SQLite side.
 
+use super::audit::{NewAudit, append};
 use super::{Store, StoreError, from_millis, to_millis};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -18,6 +19,7 @@ pub struct BriefRecord {
     pub severity: String,
     pub title: String,
     pub status: String,
+    pub assignee: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The whole brief (facts, what breaks, action, diff); only in single-brief views.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +60,7 @@ fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> BriefRecord {
         severity: r.get("severity"),
         title: r.get("title"),
         status: r.get("status"),
+        assignee: r.get("assignee"),
         created_at: from_millis(r.get("created_at")),
         brief: with_body.then(|| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default()),
     }
@@ -66,7 +69,7 @@ fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> BriefRecord {
 impl Store {
     /// Stores a brief and marks its change triaged, together.
     pub async fn insert_brief(&self, b: NewBrief<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query(
             "INSERT INTO briefs (change_id, source_id, provider, owner, material, category, severity, title, body, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -94,6 +97,18 @@ impl Store {
             .bind(to_millis(Utc::now()))
             .execute(&mut *tx)
             .await?;
+        append(
+            &mut tx,
+            &NewAudit::new(
+                "system",
+                "brief.created",
+                "brief",
+                id,
+                serde_json::json!({"change": b.change_id, "source": b.source, "provider": b.provider,
+                    "material": b.material, "category": b.category, "severity": b.severity, "title": b.title}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -154,6 +169,8 @@ pub enum TransitionError {
     NotAllowed { from: String, to: String },
     #[error("dismissing a brief needs a reason")]
     ReasonRequired,
+    #[error("a comment needs some text")]
+    EmptyComment,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -207,6 +224,17 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
+        append(
+            &mut tx,
+            &NewAudit::new(
+                actor,
+                &format!("brief.{to}"),
+                "brief",
+                id,
+                serde_json::json!({"from": from, "to": to, "reason": detail}),
+            ),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.brief(id).await?.ok_or(TransitionError::NotFound(id))
     }
@@ -214,7 +242,7 @@ impl Store {
     /// Raises (or lowers) a brief's severity, recorded as an event by `actor` (`system` for the
     /// daily deadline check).
     pub async fn set_brief_severity(&self, id: i64, severity: &str, actor: &str, why: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let old: Option<String> = sqlx::query("SELECT severity FROM briefs WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -232,10 +260,91 @@ impl Store {
             .bind(id)
             .bind(to_millis(Utc::now()))
             .bind(actor)
-            .bind(format!("{} → {severity}: {why}", old.unwrap_or_default()))
+            .bind(format!("{} → {severity}: {why}", old.as_deref().unwrap_or_default()))
             .execute(&mut *tx)
             .await?;
+        append(
+            &mut tx,
+            &NewAudit::new(
+                actor,
+                "brief.severity",
+                "brief",
+                id,
+                serde_json::json!({"from": old, "to": severity, "why": why}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Assigns a brief to someone (or, with `None`, unassigns it).
+    pub async fn assign_brief(&self, id: i64, assignee: Option<&str>, actor: &str) -> Result<BriefRecord, TransitionError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from)?;
+        let old: Option<String> = sqlx::query("SELECT assignee FROM briefs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or(TransitionError::NotFound(id))?
+            .get("assignee");
+        sqlx::query("UPDATE briefs SET assignee = ? WHERE id = ?")
+            .bind(assignee)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        self.brief_note(&mut tx, id, actor, "assigned", assignee.unwrap_or("nobody")).await?;
+        append(
+            &mut tx,
+            &NewAudit::new(actor, "brief.assigned", "brief", id, serde_json::json!({"from": old, "to": assignee})),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.brief(id).await?.ok_or(TransitionError::NotFound(id))
+    }
+
+    /// Adds a comment to a brief's history.
+    pub async fn comment_brief(&self, id: i64, text: &str, actor: &str) -> Result<BriefRecord, TransitionError> {
+        if text.trim().is_empty() {
+            return Err(TransitionError::EmptyComment);
+        }
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from)?;
+        if sqlx::query("SELECT 1 FROM briefs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .is_none()
+        {
+            return Err(TransitionError::NotFound(id));
+        }
+        self.brief_note(&mut tx, id, actor, "comment", text).await?;
+        append(
+            &mut tx,
+            &NewAudit::new(actor, "brief.commented", "brief", id, serde_json::json!({"text": text})),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.brief(id).await?.ok_or(TransitionError::NotFound(id))
+    }
+
+    async fn brief_note(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        id: i64,
+        actor: &str,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(to_millis(Utc::now()))
+            .bind(actor)
+            .bind(action)
+            .bind(detail)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 

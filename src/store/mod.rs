@@ -4,7 +4,9 @@
 //! [`Store::commit_poll`] in one transaction, so a crash never leaves a snapshot without its change
 //! or a change without its snapshot.
 
+mod audit;
 mod briefs;
+mod decisions;
 mod sqlite;
 mod tokens;
 
@@ -12,6 +14,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use audit::{AuditFilter, NewAudit};
+pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Vote};
 pub use briefs::{BriefEvent, BriefFilter, BriefRecord, NewBrief, TransitionError};
 pub use sqlite::Store;
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};

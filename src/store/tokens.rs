@@ -1,5 +1,6 @@
 //! API tokens and flag usage: the SQLite side.
 
+use super::audit::{NewAudit, append};
 use super::{Store, StoreError, from_millis, to_millis};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -63,7 +64,9 @@ impl Store {
         prefix: &str,
         scopes: &[String],
         env: &str,
+        actor: &str,
     ) -> Result<TokenRecord, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "INSERT INTO tokens (name, token_sha256, prefix, scopes, env, created_at) VALUES (?, ?, ?, ?, ?, ?)
              RETURNING *",
@@ -74,13 +77,27 @@ impl Store {
         .bind(scopes.join(","))
         .bind(env)
         .bind(to_millis(Utc::now()))
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate(format!("token `{name}`")),
             _ => StoreError::Db(e),
         })?;
-        Ok(token_from_row(&row))
+        let t = token_from_row(&row);
+        // The audit names the token and its powers, never its secret or hash.
+        append(
+            &mut tx,
+            &NewAudit::new(
+                actor,
+                "token.created",
+                "token",
+                t.id,
+                serde_json::json!({"name": t.name, "scopes": scopes, "env": env, "prefix": prefix}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
     }
 
     /// Every token, revoked ones included, oldest first.
@@ -92,16 +109,26 @@ impl Store {
     }
 
     /// Revokes the active token of that name (or id). Returns whether one was revoked.
-    pub async fn revoke_token(&self, name_or_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+    pub async fn revoke_token(&self, name_or_id: &str, actor: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND (name = ?2 OR CAST(id AS TEXT) = ?2)
              RETURNING *",
         )
         .bind(to_millis(Utc::now()))
         .bind(name_or_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(row.as_ref().map(token_from_row))
+        let t = row.as_ref().map(token_from_row);
+        if let Some(t) = &t {
+            append(
+                &mut tx,
+                &NewAudit::new(actor, "token.revoked", "token", t.id, serde_json::json!({"name": t.name, "env": t.env})),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(t)
     }
 
     /// Adds evaluation counts (one transaction per flush, never per evaluation).

@@ -53,6 +53,14 @@ pub struct Brief {
     pub diff: DiffSummary,
 }
 
+/// Severities from least to most urgent.
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+
+/// A severity's place in [`SEVERITIES`]; unknown words rank lowest.
+pub fn severity_rank(severity: &str) -> usize {
+    SEVERITIES.iter().position(|s| *s == severity).unwrap_or(0)
+}
+
 /// A normalized feed as readable text: one section per entry, title then summary.
 fn feed_text(normalized: &str) -> Option<String> {
     let doc: crate::extract::FeedDoc = serde_json::from_str(normalized).ok()?;

@@ -38,7 +38,7 @@ async fn a_retirement_date_on_a_provider_page_becomes_a_brief_naming_the_affecte
     .unwrap();
     let store = signalbox::store::Store::open(&env.settings().database).await.unwrap();
     let envs = env.settings().serving.environments;
-    let token = signalbox::auth::create_token(&store, "oncall", &["briefs:write".into()], "production", &envs)
+    let token = signalbox::auth::create_token(&store, "oncall", &["briefs:write".into()], "production", &envs, "test")
         .await
         .unwrap()
         .token;

@@ -78,11 +78,11 @@ pub async fn start() -> Flags {
     std::fs::write(env.dir.path().join("flags/app.yaml"), FLAGS).unwrap();
     let store = signalbox::store::Store::open(&env.settings().database).await.unwrap();
     let envs = env.settings().serving.environments;
-    let app = signalbox::auth::create_token(&store, "web-app", &["flags:read".into()], "production", &envs)
+    let app = signalbox::auth::create_token(&store, "web-app", &["flags:read".into()], "production", &envs, "test")
         .await
         .unwrap()
         .token;
-    let triage = signalbox::auth::create_token(&store, "triager", &["briefs:write".into()], "production", &envs)
+    let triage = signalbox::auth::create_token(&store, "triager", &["briefs:write".into()], "production", &envs, "test")
         .await
         .unwrap()
         .token;
@@ -563,7 +563,7 @@ async fn a_token_over_its_rate_limit_gets_429_with_retry_after_in_seconds() {
     std::fs::write(env.dir.path().join("flags/app.yaml"), FLAGS).unwrap();
     let store = signalbox::store::Store::open(&env.settings().database).await.unwrap();
     let envs = env.settings().serving.environments;
-    let token = signalbox::auth::create_token(&store, "busy", &["flags:read".into()], "production", &envs)
+    let token = signalbox::auth::create_token(&store, "busy", &["flags:read".into()], "production", &envs, "test")
         .await
         .unwrap()
         .token;

@@ -1,0 +1,360 @@
+//! Playbooks: pre-approved decisions. A reviewed file (`flags/playbooks.toml` by default) says
+//! "when this happens at this provider, apply this decision; revert it when it clears". They are
+//! what lets a team fail over in seconds at 2 a.m. without waking two approvers, so every firing
+//! is a decision with origin `playbook:<name>` and an audit event of its own.
+//!
+//! Two kinds of condition:
+//! - **status** (`category = "incident"`, the default): the state of the provider's status page
+//!   after each change. The condition holds while a matching component is in one of `statuses`;
+//!   when it stops holding, the decision is reverted after `revert_after` of quiet (re-armed if
+//!   the outage comes back first). State, not events: a missed poll cannot leave a failover on.
+//! - **brief**: any other category; fires on a brief of that category at or above
+//!   `min_severity`. It is reverted by its `expires_after` or by hand.
+
+use super::{Action, DecisionError, Decisions, Proposal};
+use crate::config::Source;
+use crate::extract::{Normalized, StatusDoc};
+use crate::flags::FlagSet;
+use crate::store::{DecisionFilter, DecisionRecord, NewAudit};
+use crate::triage::{SEVERITIES, severity_rank};
+use chrono::Utc;
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaybookError {
+    #[error("cannot read playbooks file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("invalid playbooks file:\n{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    playbook: Vec<toml::Spanned<Raw>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    name: String,
+    #[serde(default)]
+    description: String,
+    when: RawWhen,
+    then: RawThen,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhen {
+    provider: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default = "incident")]
+    category: String,
+    #[serde(default)]
+    component: Option<String>,
+    #[serde(default = "major_outage")]
+    statuses: Vec<String>,
+    #[serde(default = "high")]
+    min_severity: String,
+}
+
+fn incident() -> String {
+    "incident".into()
+}
+fn major_outage() -> Vec<String> {
+    vec!["major_outage".into()]
+}
+fn high() -> String {
+    "high".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThen {
+    flag: String,
+    env: String,
+    action: Action,
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    revert_after: Option<String>,
+    #[serde(default)]
+    expires_after: Option<String>,
+}
+
+/// One checked playbook.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub name: String,
+    pub description: String,
+    pub provider: String,
+    pub source: Option<String>,
+    pub category: String,
+    pub component: Option<Regex>,
+    pub statuses: Vec<String>,
+    pub min_severity: String,
+    pub flag: String,
+    pub env: String,
+    pub action: Action,
+    pub variant: Option<String>,
+    pub revert_after: Option<Duration>,
+    pub expires_after: Option<Duration>,
+}
+
+impl Playbook {
+    fn is_status(&self) -> bool {
+        self.category == "incident"
+    }
+
+    fn origin(&self) -> String {
+        format!("playbook:{}", self.name)
+    }
+
+    /// The matching components in a trigger status, as `name (status)`.
+    fn matching(&self, doc: &StatusDoc) -> Vec<String> {
+        doc.components
+            .iter()
+            .filter(|c| {
+                let full = match &c.group {
+                    Some(g) => format!("{g} / {}", c.name),
+                    None => c.name.clone(),
+                };
+                self.component.as_ref().is_none_or(|re| re.is_match(&full))
+                    && self.statuses.iter().any(|s| s == c.status.as_str())
+            })
+            .map(|c| format!("{} ({})", c.name, c.status.as_str()))
+            .collect()
+    }
+}
+
+const STATUSES: [&str; 6] = [
+    "operational",
+    "degraded",
+    "partial_outage",
+    "major_outage",
+    "maintenance",
+    "unknown",
+];
+
+/// The loaded playbooks.
+#[derive(Debug, Clone, Default)]
+pub struct Playbooks {
+    pub list: Vec<Playbook>,
+}
+
+/// What happened to a brief, as a playbook sees it.
+pub struct BriefSeen<'a> {
+    pub brief_id: i64,
+    pub source: &'a Source,
+    pub material: bool,
+    pub category: Option<&'a str>,
+    pub severity: &'a str,
+    /// The normalized text of the version after the change.
+    pub after: &'a str,
+}
+
+impl Playbooks {
+    /// Reads and checks a playbooks file against the flags and environments being served. A
+    /// missing file means no playbooks; any problem is reported with the file and line.
+    pub fn load(path: &Path, flags: &FlagSet, environments: &[String]) -> Result<Playbooks, PlaybookError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Playbooks::default()),
+            Err(e) => return Err(PlaybookError::Read(path.to_path_buf(), e)),
+        };
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let file: File = toml::from_str(&text).map_err(|e| {
+            PlaybookError::Invalid(vec![format!(
+                "{}:{}: {}",
+                path.display(),
+                e.span().map(|s| line_of(s.start)).unwrap_or(1),
+                e.message()
+            )])
+        })?;
+        let mut problems = Vec::new();
+        let mut list: Vec<Playbook> = Vec::new();
+        for spanned in file.playbook {
+            let line = line_of(spanned.span().start);
+            let raw = spanned.into_inner();
+            let mut bad = |m: String| problems.push(format!("{}:{line}: playbook `{}`: {m}", path.display(), raw.name));
+            if list.iter().any(|p| p.name == raw.name) {
+                bad("the name is used twice".into());
+            }
+            let component = match raw.when.component.as_deref().map(|c| RegexBuilder::new(c).case_insensitive(true).build()) {
+                Some(Err(e)) => {
+                    bad(format!("bad component pattern: {e}"));
+                    None
+                }
+                Some(Ok(re)) => Some(re),
+                None => None,
+            };
+            for s in &raw.when.statuses {
+                if !STATUSES.contains(&s.as_str()) {
+                    bad(format!("unknown status `{s}` (known: {})", STATUSES.join(", ")));
+                }
+            }
+            if !crate::triage::classify::CATEGORIES.contains(&raw.when.category.as_str()) {
+                bad(format!("unknown category `{}`", raw.when.category));
+            }
+            if !SEVERITIES.contains(&raw.when.min_severity.as_str()) {
+                bad(format!("unknown severity `{}`", raw.when.min_severity));
+            }
+            if !environments.contains(&raw.then.env) {
+                bad(format!("environment `{}` is not configured", raw.then.env));
+            }
+            match flags.flags.get(&raw.then.flag) {
+                None => bad(format!("no flag `{}`", raw.then.flag)),
+                Some(def) => match (raw.then.action, &raw.then.variant) {
+                    (Action::Serve, Some(v)) if !def.variants.contains_key(v) => {
+                        bad(format!("flag `{}` has no variant `{v}`", raw.then.flag))
+                    }
+                    (Action::Serve, None) => bad("serve needs a variant".into()),
+                    (Action::Kill, None) if super::off_variant(&def.variants).is_none() => {
+                        bad(format!("flag `{}` has no off variant", raw.then.flag))
+                    }
+                    (Action::Kill | Action::Restore, Some(_)) => bad("only serve takes a variant".into()),
+                    _ => {}
+                },
+            }
+            let mut duration = |what: &str, v: &Option<String>| match v.as_deref().map(humantime::parse_duration) {
+                Some(Ok(d)) => Some(d),
+                Some(Err(e)) => {
+                    bad(format!("bad {what} `{}`: {e}", v.as_deref().unwrap_or_default()));
+                    None
+                }
+                None => None,
+            };
+            let revert_after = duration("revert_after", &raw.then.revert_after);
+            let expires_after = duration("expires_after", &raw.then.expires_after);
+            list.push(Playbook {
+                name: raw.name,
+                description: raw.description,
+                provider: raw.when.provider,
+                source: raw.when.source,
+                category: raw.when.category,
+                component,
+                statuses: raw.when.statuses,
+                min_severity: raw.when.min_severity,
+                flag: raw.then.flag,
+                env: raw.then.env,
+                action: raw.then.action,
+                variant: raw.then.variant,
+                revert_after,
+                expires_after,
+            });
+        }
+        if problems.is_empty() {
+            Ok(Playbooks { list })
+        } else {
+            Err(PlaybookError::Invalid(problems))
+        }
+    }
+
+    /// Runs every playbook that watches this brief's provider: fires, re-arms or schedules the
+    /// revert of their decisions. Returns the decisions fired.
+    pub async fn on_brief(&self, decisions: &Decisions, seen: &BriefSeen<'_>) -> Result<Vec<DecisionRecord>, DecisionError> {
+        let mut fired = Vec::new();
+        for p in &self.list {
+            if p.provider != seen.source.provider || p.source.as_ref().is_some_and(|s| *s != seen.source.id) {
+                continue;
+            }
+            let live = live_decision(decisions, p).await?;
+            if p.is_status() {
+                let Ok(Normalized::Status(doc)) = Normalized::from_text(seen.source.kind, seen.after) else {
+                    continue;
+                };
+                // A page that lists no components says nothing about them (a parse that yields
+                // nothing is a broken source, not a recovery).
+                if doc.components.is_empty() {
+                    continue;
+                }
+                let matching = p.matching(&doc);
+                match (matching.is_empty(), live) {
+                    (false, None) => {
+                        let why = format!("{} at {}", matching.join(", "), seen.source.provider);
+                        fired.push(fire(decisions, p, seen, &why).await?);
+                    }
+                    (false, Some(d)) if d.revert_at.is_some() => {
+                        // The outage is back before the quiet period ended: keep the failover.
+                        decisions.store().set_decision_revert_at(d.id, None, &p.origin()).await?;
+                    }
+                    (true, Some(d)) if d.status == "active" && d.revert_at.is_none() => {
+                        if let Some(quiet) = p.revert_after {
+                            let at = Utc::now() + chrono::Duration::from_std(quiet).unwrap_or_default();
+                            decisions.store().set_decision_revert_at(d.id, Some(at), &p.origin()).await?;
+                        }
+                    }
+                    _ => {}
+                }
+            } else if seen.material
+                && seen.category == Some(p.category.as_str())
+                && severity_rank(seen.severity) >= severity_rank(&p.min_severity)
+                && live.is_none()
+            {
+                let why = format!("a {} {} brief about {}", seen.severity, p.category, seen.source.provider);
+                fired.push(fire(decisions, p, seen, &why).await?);
+            }
+        }
+        if !fired.is_empty() {
+            decisions.reconcile().await?;
+        }
+        Ok(fired)
+    }
+}
+
+/// The playbook's decision on its flag that is approved or active, if any.
+async fn live_decision(decisions: &Decisions, p: &Playbook) -> Result<Option<DecisionRecord>, DecisionError> {
+    let origin = p.origin();
+    let mut all = decisions
+        .list(&DecisionFilter {
+            flag: Some(p.flag.clone()),
+            env: Some(p.env.clone()),
+            ..Default::default()
+        })
+        .await?;
+    all.retain(|d| d.origin == origin && matches!(d.status.as_str(), "approved" | "active"));
+    Ok(all.into_iter().next())
+}
+
+async fn fire(
+    decisions: &Decisions,
+    p: &Playbook,
+    seen: &BriefSeen<'_>,
+    why: &str,
+) -> Result<DecisionRecord, DecisionError> {
+    let origin = p.origin();
+    let proposal = Proposal {
+        flag: p.flag.clone(),
+        env: p.env.clone(),
+        action: p.action,
+        variant: p.variant.clone(),
+        reason: format!("playbook {}: {why} (brief {})", p.name, seen.brief_id),
+        brief_id: Some(seen.brief_id),
+        starts_at: None,
+        expires_at: p
+            .expires_after
+            .map(|d| Utc::now() + chrono::Duration::from_std(d).unwrap_or_default()),
+    };
+    let d = decisions.propose(&origin, &proposal, &origin).await?;
+    decisions
+        .store()
+        .audit(NewAudit::new(
+            &origin,
+            "playbook.fired",
+            "playbook",
+            &p.name,
+            serde_json::json!({
+                "decision": d.id, "brief_id": seen.brief_id, "source": seen.source.id, "provider": seen.source.provider,
+                "flag": d.flag, "env": d.env, "variant": d.variant, "why": why,
+            }),
+        ))
+        .await?;
+    tracing::warn!(playbook = %p.name, decision = d.id, flag = %d.flag, env = %d.env, variant = ?d.variant, %why, "playbook fired");
+    Ok(d)
+}
