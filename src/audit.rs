@@ -149,7 +149,15 @@ mod tests {
             .map(|i| {
                 let at = chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + i as i64).unwrap();
                 let payload_text = format!("{{\"n\":{i}}}");
-                let hash = event_hash(&prev, at.timestamp_millis(), "alice", "brief.acknowledged", "brief", "7", &payload_text);
+                let hash = event_hash(
+                    &prev,
+                    at.timestamp_millis(),
+                    "alice",
+                    "brief.acknowledged",
+                    "brief",
+                    "7",
+                    &payload_text,
+                );
                 let e = AuditEvent {
                     id: i as i64 + 1,
                     at,

@@ -24,16 +24,19 @@ pub enum Scope {
     DecisionsPropose,
     #[serde(rename = "decisions:approve")]
     DecisionsApprove,
+    #[serde(rename = "audit:read")]
+    AuditRead,
     #[serde(rename = "admin")]
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::FlagsRead,
         Scope::BriefsWrite,
         Scope::DecisionsPropose,
         Scope::DecisionsApprove,
+        Scope::AuditRead,
         Scope::Admin,
     ];
 
@@ -43,6 +46,7 @@ impl Scope {
             Scope::BriefsWrite => "briefs:write",
             Scope::DecisionsPropose => "decisions:propose",
             Scope::DecisionsApprove => "decisions:approve",
+            Scope::AuditRead => "audit:read",
             Scope::Admin => "admin",
         }
     }

@@ -3,6 +3,7 @@
 //! A crash between a change and its brief loses nothing: the change stays in the outbox.
 
 use crate::config::Source;
+use crate::decisions::{Decisions, Playbooks, playbooks::BriefSeen};
 use crate::flags::FlagService;
 use crate::store::{ChangeKind, NewBrief, Store, StoreError};
 use crate::triage::{self, classify::Rules};
@@ -22,6 +23,8 @@ pub struct BriefWriter {
     sources: Arc<Vec<Source>>,
     flags: Option<Arc<FlagService>>,
     rules: Arc<Rules>,
+    /// Playbooks run on every brief, when decisions are served.
+    playbooks: Option<(Arc<Decisions>, Arc<Playbooks>)>,
 }
 
 impl BriefWriter {
@@ -31,7 +34,14 @@ impl BriefWriter {
             sources,
             flags,
             rules: Arc::new(rules),
+            playbooks: None,
         }
+    }
+
+    /// Runs `playbooks` on every brief written.
+    pub fn with_playbooks(mut self, decisions: Arc<Decisions>, playbooks: Arc<Playbooks>) -> BriefWriter {
+        self.playbooks = Some((decisions, playbooks));
+        self
     }
 
     /// Triages every change waiting in the outbox; returns how many briefs were written.
@@ -58,6 +68,7 @@ impl BriefWriter {
                     self.store.blob_text(&snap.text_sha256).await
                 };
                 let (before, after) = (text(change.before).await?, text(change.after).await?);
+                let after_for_playbooks = self.playbooks.is_some().then(|| after.clone());
                 let flags = self.flags.as_ref().and_then(|f| f.current()).map(|p| p.set.clone());
                 let (rules, doc_type, kind) = (self.rules.clone(), source.map(|s| s.doc_type), source.map(|s| s.kind));
                 let provider = source.map(|s| s.provider.clone());
@@ -103,6 +114,23 @@ impl BriefWriter {
                     .await?;
                 if brief.material {
                     tracing::info!(brief = id, source = %change.source, severity = brief.severity, title = %brief.title, "brief");
+                }
+                if let (Some((decisions, playbooks)), Some(source), Some(after)) =
+                    (&self.playbooks, source, after_for_playbooks)
+                {
+                    let seen = BriefSeen {
+                        brief_id: id,
+                        source,
+                        material: brief.material,
+                        category: brief.category,
+                        severity: brief.severity,
+                        after: &after,
+                    };
+                    // The brief is stored whatever happens here; a failing playbook is logged
+                    // loudly (and is in the audit log when it fired).
+                    if let Err(e) = playbooks.on_brief(decisions, &seen).await {
+                        tracing::error!(brief = id, error = %e, "playbook evaluation failed");
+                    }
                 }
                 written += 1;
             }

@@ -55,20 +55,31 @@ pub fn next_run(
     next
 }
 
-/// Logs the health transitions a person on call cares about.
-fn log_health(report: &PollReport, failures_before: u32, broken_after: u32) {
-    match &report.outcome {
+/// Logs and audits the health transitions a person on call cares about (the audit event is what
+/// notifies: `source.broken`, `source.recovered`).
+async fn record_health(store: &crate::store::Store, report: &PollReport, failures_before: u32, broken_after: u32) {
+    let event = match &report.outcome {
         PollOutcome::Failed { class, message } => {
             let now_failing = failures_before + 1;
-            if now_failing == broken_after {
-                tracing::error!(source = %report.source, class = %class, error = %message, failures = now_failing,
-                    "source is broken: {now_failing} consecutive failures");
+            if now_failing != broken_after {
+                return;
             }
+            tracing::error!(source = %report.source, class = %class, error = %message, failures = now_failing,
+                "source is broken: {now_failing} consecutive failures");
+            (
+                "source.broken",
+                serde_json::json!({"class": class.to_string(), "error": message, "failures": now_failing}),
+            )
         }
         _ if failures_before >= broken_after => {
             tracing::info!(source = %report.source, failures = failures_before, "source recovered");
+            ("source.recovered", serde_json::json!({"failures": failures_before}))
         }
-        _ => {}
+        _ => return,
+    };
+    let audit = crate::store::NewAudit::new("system", event.0, "source", &report.source, event.1);
+    if let Err(e) = store.audit(audit).await {
+        tracing::error!(error = %e, source = %report.source, "cannot record the source's health in the audit log");
     }
 }
 
@@ -145,7 +156,7 @@ pub async fn run(
                 let Some(i) = task_source.remove(&id) else { continue };
                 let mut state = watcher.store.state(&sources[i].id).await.ok().flatten();
                 match result {
-                    Some((before, Some(r))) => log_health(&r, before, settings.broken_after),
+                    Some((before, Some(r))) => record_health(&watcher.store, &r, before, settings.broken_after).await,
                     // Nothing was recorded: back off as if the poll had failed, never spin.
                     _ => {
                         let st = state.get_or_insert_with(SourceState::default);

@@ -30,6 +30,10 @@ pub enum AppError {
     Client(#[from] reqwest::Error),
     #[error("invalid triage rules: {0}")]
     Rules(#[from] crate::triage::classify::RulesError),
+    #[error(transparent)]
+    Playbooks(#[from] crate::decisions::PlaybookError),
+    #[error("decisions: {0}")]
+    Decisions(#[from] crate::decisions::DecisionError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -42,6 +46,7 @@ impl AppError {
                 | AppError::Flags(_)
                 | AppError::Serving(_)
                 | AppError::Rules(_)
+                | AppError::Playbooks(_)
                 | AppError::Store(StoreError::UnsupportedUrl(_))
         )
     }
@@ -103,11 +108,37 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     let flags = flag_service(&app.settings)?;
     let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
+    let playbooks = Arc::new(crate::decisions::Playbooks::load(
+        &app.settings.playbooks_path(),
+        &flags.current().map(|p| p.set.clone()).unwrap_or_default(),
+        &app.settings.serving.environments,
+    )?);
     let serving = Arc::new(app.settings.serving.clone());
     let store = app.watcher.store.clone();
     let tokens = Arc::new(TokenCache::default());
     tokens.refresh(&store).await?;
     let telemetry = Arc::new(Telemetry::default());
+    // Active decisions are overrides: they are in place before the first request is served.
+    let decisions = Arc::new(crate::decisions::Decisions::new(
+        store.clone(),
+        flags.clone(),
+        app.settings.decisions.production_envs.clone(),
+    ));
+    decisions.reconcile().await?;
+    store
+        .audit(crate::store::NewAudit::new(
+            "system",
+            "service.started",
+            "service",
+            env!("CARGO_PKG_VERSION"),
+            serde_json::json!({
+                "sources": app.sources.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                "flags": flags.current().map(|p| p.set.flags.keys().cloned().collect::<Vec<_>>()),
+                "playbooks": playbooks.list.iter().map(|p| &p.name).collect::<Vec<_>>(),
+                "environments": app.settings.serving.environments,
+            }),
+        ))
+        .await?;
     let sse_key: Arc<[u8]> = if serving.sse_secret.is_empty() {
         let mut k = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
@@ -137,7 +168,13 @@ pub async fn serve(
             .watch(Duration::from_millis(serving.reload_poll_ms.max(50))),
     );
 
+    background.spawn(audit_flag_reloads(flags.clone(), store.clone()));
+
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let decisions_task = tokio::spawn(decisions.clone().run_forever(
+        Duration::from_millis(app.settings.decisions.tick_ms.max(50)),
+        rx.clone(),
+    ));
     // Flushes periodically and once more at shutdown; awaited, so no count is lost mid-write.
     let telemetry_task = tokio::spawn(telemetry.clone().flush_forever(
         store.clone(),
@@ -153,12 +190,10 @@ pub async fn serve(
         app.settings.fetch.global_concurrency * 4,
         rx.clone(),
     ));
-    let writer = Arc::new(crate::briefs::BriefWriter::new(
-        store.clone(),
-        app.sources.clone(),
-        Some(flags.clone()),
-        rules,
-    ));
+    let writer = Arc::new(
+        crate::briefs::BriefWriter::new(store.clone(), app.sources.clone(), Some(flags.clone()), rules)
+            .with_playbooks(decisions.clone(), playbooks.clone()),
+    );
     let writer_task = tokio::spawn(writer.run_forever(Duration::from_secs(1), rx.clone()));
     let state = AppState(Arc::new(api::Shared {
         store: store.clone(),
@@ -172,6 +207,8 @@ pub async fn serve(
         shutdown: rx.clone(),
         limiter: Arc::new(api::limit::RateLimiter::new(app.settings.serving.rate_limit_per_token)),
         channels: Arc::new(api::channel::Channels::new(&sse_key)),
+        decisions,
+        playbooks,
     }));
     let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tokio::spawn(async move {
@@ -187,11 +224,47 @@ pub async fn serve(
         .await?;
     let _ = sched.await;
     let _ = writer_task.await;
+    let _ = decisions_task.await;
     background.abort_all();
     let _ = telemetry_task.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every reload of the flag files, applied or refused, goes into the audit log.
+async fn audit_flag_reloads(flags: Arc<FlagService>, store: Store) {
+    let mut reloads = flags.subscribe_reloads();
+    loop {
+        let outcome = match reloads.recv().await {
+            Ok(o) => o,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "flag reload events missed by the audit log");
+                continue;
+            }
+            Err(_) => return,
+        };
+        let (action, payload) = match outcome {
+            crate::flags::ReloadOutcome::Applied {
+                revision,
+                flags,
+                forced,
+            } => (
+                "flags.reloaded",
+                serde_json::json!({"revision": revision, "flags": flags, "forced": forced}),
+            ),
+            crate::flags::ReloadOutcome::Refused { error } => {
+                ("flags.reload_refused", serde_json::json!({"error": error}))
+            }
+        };
+        let dir = flags.dir().display().to_string();
+        if let Err(e) = store
+            .audit(crate::store::NewAudit::new("system", action, "flags", dir, payload))
+            .await
+        {
+            tracing::error!(error = %e, "cannot record a flag reload in the audit log");
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

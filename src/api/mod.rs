@@ -3,9 +3,11 @@
 //!
 //! Each area owns a router over the shared `AppState`; `router` puts them together.
 
+pub mod audit;
 mod briefs;
 mod caller;
 pub mod channel;
+mod decisions;
 mod error;
 mod flags;
 pub mod limit;
@@ -52,6 +54,9 @@ pub struct Shared {
     pub limiter: Arc<limit::RateLimiter>,
     /// Issues and checks the signed SSE channel tokens.
     pub channels: Arc<channel::Channels>,
+    /// Proposals, approvals and the overrides they become.
+    pub decisions: Arc<crate::decisions::Decisions>,
+    pub playbooks: Arc<crate::decisions::Playbooks>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ofrep::router())
         .merge(flags::router())
         .merge(briefs::router())
+        .merge(decisions::router())
+        .merge(audit::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)

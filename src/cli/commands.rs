@@ -1,6 +1,8 @@
 //! The commands themselves.
 
-use super::{BriefFormat, BriefsCommand, Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand};
+use super::{
+    AuditCommand, BriefFormat, BriefsCommand, Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand,
+};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use signalbox::config::{Settings, Source, sources};
 use signalbox::extract::Extractor;
@@ -41,6 +43,7 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
         } => flags_list(s, format).await,
         Command::Token { command } => token(s, command).await,
         Command::Briefs { command } => briefs(s, command).await,
+        Command::Audit { command } => audit(s, command).await,
         Command::Triage {
             before,
             after,
@@ -415,6 +418,79 @@ async fn flags_list(s: Settings, format: Format) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A time given as RFC 3339 or as a duration back from now (`7d`, `12h`).
+pub(crate) fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let d = humantime::parse_duration(text)
+        .map_err(|e| Failure::Usage(format!("`{text}` is neither an RFC 3339 time nor a duration: {e}")))?;
+    Ok(chrono::Utc::now() - chrono::Duration::from_std(d).map_err(|e| Failure::Usage(e.to_string()))?)
+}
+
+async fn audit(s: Settings, cmd: AuditCommand) -> Result<(), Failure> {
+    let store = open_store(&s).await?;
+    match cmd {
+        AuditCommand::Verify { format } => {
+            let v = signalbox::api::audit::verify_chain(&store).await.map_err(runtime)?;
+            if format == Format::Json {
+                print_json(&serde_json::json!({
+                    "ok": v.broken.is_none(), "checked": v.checked, "head": v.head(), "broken": v.broken,
+                }));
+            }
+            match &v.broken {
+                None => {
+                    if format != Format::Json {
+                        println!("audit log intact: {} events, head {}", v.checked, v.head());
+                    }
+                    Ok(())
+                }
+                Some(b) => Err(Failure::Runtime(format!(
+                    "audit chain broken at event {}: {} ({} events before it verified)",
+                    b.id, b.reason, v.checked
+                ))),
+            }
+        }
+        AuditCommand::List {
+            since,
+            actor,
+            object_type,
+            object_id,
+            action,
+            limit,
+            format,
+        } => {
+            let f = signalbox::store::AuditFilter {
+                since: since.as_deref().map(parse_since).transpose()?,
+                actor,
+                object_type,
+                object_id,
+                action,
+                limit,
+                ..Default::default()
+            };
+            let events = store.audit_events(&f).await.map_err(runtime)?;
+            if format == Format::Json {
+                print_json(&events);
+            } else {
+                for e in events {
+                    println!(
+                        "{:>6} {} {:<24} {:<28} {}/{} {}",
+                        e.id,
+                        e.at.format("%Y-%m-%d %H:%M:%S"),
+                        e.actor,
+                        e.action,
+                        e.object_type,
+                        e.object_id,
+                        e.payload_text
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Who runs a command, for the audit log: `cli:` and the login name.

@@ -124,8 +124,42 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print a commented example settings file.
     DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain from the first event; exit 1 and name the first broken link if any.
+    Verify {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Audit events, oldest first.
+    List {
+        /// Events at or after this time (RFC 3339, or a duration back from now such as 7d, 12h).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        /// brief, decision, token, flags, source, playbook, service.
+        #[arg(long)]
+        object_type: Option<String>,
+        #[arg(long)]
+        object_id: Option<String>,
+        /// An action (decision.approved) or a prefix ending in a dot (decision.).
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]

@@ -31,6 +31,39 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub serving: ServingSettings,
     pub triage: TriageSettings,
+    pub decisions: DecisionSettings,
+}
+
+/// Decisions and playbooks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionSettings {
+    /// Environments where a decision needs the flag's `metadata.approvals` approvers (default 2);
+    /// elsewhere one approver other than the proposer is enough.
+    pub production_envs: Vec<String>,
+    /// The playbooks file; `<flags>/playbooks.toml` when not set. A missing file means none.
+    pub playbooks: Option<PathBuf>,
+    /// How often scheduled starts, expiries and playbook quiet periods are checked.
+    pub tick_ms: u64,
+}
+
+impl Default for DecisionSettings {
+    fn default() -> Self {
+        DecisionSettings {
+            production_envs: vec!["production".into()],
+            playbooks: None,
+            tick_ms: 1000,
+        }
+    }
+}
+
+impl Settings {
+    pub fn playbooks_path(&self) -> PathBuf {
+        self.decisions
+            .playbooks
+            .clone()
+            .unwrap_or_else(|| self.flags.join("playbooks.toml"))
+    }
 }
 
 /// The triage engine.
@@ -94,6 +127,7 @@ impl Default for Settings {
             scheduler: SchedulerSettings::default(),
             serving: ServingSettings::default(),
             triage: TriageSettings::default(),
+            decisions: DecisionSettings::default(),
         }
     }
 }
@@ -235,6 +269,11 @@ sse_secret = ""             # signs SSE channel tokens; random at start when emp
 
 [triage]
 rules = []                  # extra classification rules files, added to the shipped ones (docs/triage.md)
+
+[decisions]
+production_envs = ["production"]  # decisions here need the flag's metadata.approvals approvers (default 2)
+# playbooks = "./flags/playbooks.toml"  # pre-approved decisions; default <flags>/playbooks.toml
+tick_ms = 1000              # scheduled starts, expiries and playbook quiet periods are checked this often
 "#;
 
 #[cfg(test)]

@@ -27,8 +27,14 @@ pub enum DecisionError {
     #[error("environment `{env}` is not configured (known: {known})")]
     UnknownEnv { env: String, known: String },
     #[error("flag `{flag}` has no variant `{variant}` (it has: {known})")]
-    UnknownVariant { flag: String, variant: String, known: String },
-    #[error("flag `{0}` has no off variant to kill with (a variant named `off`, or one whose value is false or has `enabled: false`)")]
+    UnknownVariant {
+        flag: String,
+        variant: String,
+        known: String,
+    },
+    #[error(
+        "flag `{0}` has no off variant to kill with (a variant named `off`, or one whose value is false or has `enabled: false`)"
+    )]
     NoOffVariant(String),
     #[error("{0}")]
     Invalid(String),
@@ -242,7 +248,10 @@ impl Decisions {
 
     /// Reverts an active decision: the flag serves its file default again.
     pub async fn revert(&self, id: i64, actor: &str, reason: Option<&str>) -> Result<DecisionRecord, DecisionError> {
-        let d = self.store.end_decision(id, &["active"], "reverted", actor, reason).await?;
+        let d = self
+            .store
+            .end_decision(id, &["active"], "reverted", actor, reason)
+            .await?;
         self.reconcile().await?;
         Ok(d)
     }
@@ -261,7 +270,13 @@ impl Decisions {
             let step = match d.status.as_str() {
                 "approved" if expired => {
                     self.store
-                        .end_decision(d.id, &["approved"], "expired", "system", Some("expired before it started"))
+                        .end_decision(
+                            d.id,
+                            &["approved"],
+                            "expired",
+                            "system",
+                            Some("expired before it started"),
+                        )
                         .await
                 }
                 "approved" if d.starts_at.is_none_or(|s| s <= now) => {
@@ -286,7 +301,9 @@ impl Decisions {
                 _ => continue,
             };
             match step {
-                Ok(after) => tracing::info!(decision = d.id, flag = %d.flag, env = %d.env, status = %after.status, "decision moved"),
+                Ok(after) => {
+                    tracing::info!(decision = d.id, flag = %d.flag, env = %d.env, status = %after.status, "decision moved")
+                }
                 // Someone else moved it first (an approver, a revert): theirs stands.
                 Err(DecisionStoreError::NotAllowed { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -302,18 +319,22 @@ impl Decisions {
         let mut overrides: HashMap<String, HashMap<String, Override>> = HashMap::new();
         for d in &active {
             if let Some(variant) = &d.variant {
-                overrides
-                    .entry(d.env.clone())
-                    .or_default()
-                    .insert(d.flag.clone(), Override {
+                overrides.entry(d.env.clone()).or_default().insert(
+                    d.flag.clone(),
+                    Override {
                         variant: variant.clone(),
                         metadata: override_metadata(d),
-                    });
+                    },
+                );
             }
         }
         let revision = self.flags.replace_overrides(overrides)?;
         if let Some(rev) = revision {
-            tracing::info!(revision = rev, active = active.len(), "flag overrides updated from decisions");
+            tracing::info!(
+                revision = rev,
+                active = active.len(),
+                "flag overrides updated from decisions"
+            );
         }
         Ok(revision)
     }
@@ -329,7 +350,7 @@ impl Decisions {
                         tracing::error!(error = %e, "decision reconciliation failed; retrying");
                     }
                 }
-                _ = shutdown.wait_for(|s| *s) => return,
+                _ = crate::flags::stopped(&mut shutdown) => return,
             }
         }
     }
@@ -337,7 +358,11 @@ impl Decisions {
 
 /// Who the clock acts for: the playbook that made a decision, else `system`.
 fn actor_of(d: &DecisionRecord) -> &str {
-    if d.origin.starts_with("playbook:") { &d.origin } else { "system" }
+    if d.origin.starts_with("playbook:") {
+        &d.origin
+    } else {
+        "system"
+    }
 }
 
 /// What OFREP clients see of the decision behind a value.

@@ -186,7 +186,12 @@ impl Playbooks {
             if list.iter().any(|p| p.name == raw.name) {
                 bad("the name is used twice".into());
             }
-            let component = match raw.when.component.as_deref().map(|c| RegexBuilder::new(c).case_insensitive(true).build()) {
+            let component = match raw
+                .when
+                .component
+                .as_deref()
+                .map(|c| RegexBuilder::new(c).case_insensitive(true).build())
+            {
                 Some(Err(e)) => {
                     bad(format!("bad component pattern: {e}"));
                     None
@@ -258,7 +263,11 @@ impl Playbooks {
 
     /// Runs every playbook that watches this brief's provider: fires, re-arms or schedules the
     /// revert of their decisions. Returns the decisions fired.
-    pub async fn on_brief(&self, decisions: &Decisions, seen: &BriefSeen<'_>) -> Result<Vec<DecisionRecord>, DecisionError> {
+    pub async fn on_brief(
+        &self,
+        decisions: &Decisions,
+        seen: &BriefSeen<'_>,
+    ) -> Result<Vec<DecisionRecord>, DecisionError> {
         let mut fired = Vec::new();
         for p in &self.list {
             if p.provider != seen.source.provider || p.source.as_ref().is_some_and(|s| *s != seen.source.id) {
@@ -282,12 +291,18 @@ impl Playbooks {
                     }
                     (false, Some(d)) if d.revert_at.is_some() => {
                         // The outage is back before the quiet period ended: keep the failover.
-                        decisions.store().set_decision_revert_at(d.id, None, &p.origin()).await?;
+                        decisions
+                            .store()
+                            .set_decision_revert_at(d.id, None, &p.origin())
+                            .await?;
                     }
                     (true, Some(d)) if d.status == "active" && d.revert_at.is_none() => {
                         if let Some(quiet) = p.revert_after {
                             let at = Utc::now() + chrono::Duration::from_std(quiet).unwrap_or_default();
-                            decisions.store().set_decision_revert_at(d.id, Some(at), &p.origin()).await?;
+                            decisions
+                                .store()
+                                .set_decision_revert_at(d.id, Some(at), &p.origin())
+                                .await?;
                         }
                     }
                     _ => {}
@@ -297,7 +312,10 @@ impl Playbooks {
                 && severity_rank(seen.severity) >= severity_rank(&p.min_severity)
                 && live.is_none()
             {
-                let why = format!("a {} {} brief about {}", seen.severity, p.category, seen.source.provider);
+                let why = format!(
+                    "a {} {} brief about {}",
+                    seen.severity, p.category, seen.source.provider
+                );
                 fired.push(fire(decisions, p, seen, &why).await?);
             }
         }

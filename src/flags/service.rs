@@ -41,6 +41,15 @@ impl Published {
     }
 }
 
+/// What a reload of the flag files did.
+#[derive(Debug, Clone)]
+pub enum ReloadOutcome {
+    /// A new flag set is served under this revision.
+    Applied { revision: u64, flags: usize, forced: bool },
+    /// The files are invalid; the last good flags keep serving.
+    Refused { error: String },
+}
+
 /// A change announced to SSE listeners.
 #[derive(Debug, Clone)]
 pub struct RevisionEvent {
@@ -57,6 +66,8 @@ pub struct FlagService {
     /// Serializes writers; readers never take it.
     publish_lock: Mutex<()>,
     events: broadcast::Sender<RevisionEvent>,
+    /// Outcomes of file reloads (not of overrides), for the audit log.
+    reloads: broadcast::Sender<ReloadOutcome>,
     history: Mutex<VecDeque<RevisionEvent>>,
     /// Start time in milliseconds: event ids are `<epoch>-<revision>`, so an id from another
     /// process (a restart, another replica) is never mistaken for one of ours.
@@ -94,6 +105,7 @@ impl FlagService {
             overrides: Mutex::new(HashMap::new()),
             publish_lock: Mutex::new(()),
             events,
+            reloads: broadcast::channel(16).0,
             history: Mutex::new(VecDeque::new()),
             epoch: chrono::Utc::now().timestamp_millis().max(0) as u64,
         }
@@ -118,6 +130,11 @@ impl FlagService {
 
     pub fn is_ready(&self) -> bool {
         self.current.load().is_some()
+    }
+
+    /// Reload outcomes, for the audit log.
+    pub fn subscribe_reloads(&self) -> broadcast::Receiver<ReloadOutcome> {
+        self.reloads.subscribe()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<RevisionEvent> {
@@ -367,9 +384,20 @@ impl FlagService {
             }
             last = now;
             match self.reload() {
-                Ok(Some(rev)) => tracing::info!(revision = rev, forced, "flags reloaded"),
+                Ok(Some(rev)) => {
+                    tracing::info!(revision = rev, forced, "flags reloaded");
+                    let flags = self.current().map(|p| p.set.flags.len()).unwrap_or(0);
+                    let _ = self.reloads.send(ReloadOutcome::Applied {
+                        revision: rev,
+                        flags,
+                        forced,
+                    });
+                }
                 Ok(None) => tracing::debug!("flag files unchanged"),
-                Err(e) => tracing::error!(error = %e, "flag reload refused; the last good flags keep serving"),
+                Err(e) => {
+                    tracing::error!(error = %e, "flag reload refused; the last good flags keep serving");
+                    let _ = self.reloads.send(ReloadOutcome::Refused { error: e.to_string() });
+                }
             }
         }
     }

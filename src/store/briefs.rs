@@ -279,8 +279,17 @@ impl Store {
     }
 
     /// Assigns a brief to someone (or, with `None`, unassigns it).
-    pub async fn assign_brief(&self, id: i64, assignee: Option<&str>, actor: &str) -> Result<BriefRecord, TransitionError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from)?;
+    pub async fn assign_brief(
+        &self,
+        id: i64,
+        assignee: Option<&str>,
+        actor: &str,
+    ) -> Result<BriefRecord, TransitionError> {
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::from)?;
         let old: Option<String> = sqlx::query("SELECT assignee FROM briefs WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -294,10 +303,17 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        self.brief_note(&mut tx, id, actor, "assigned", assignee.unwrap_or("nobody")).await?;
+        self.brief_note(&mut tx, id, actor, "assigned", assignee.unwrap_or("nobody"))
+            .await?;
         append(
             &mut tx,
-            &NewAudit::new(actor, "brief.assigned", "brief", id, serde_json::json!({"from": old, "to": assignee})),
+            &NewAudit::new(
+                actor,
+                "brief.assigned",
+                "brief",
+                id,
+                serde_json::json!({"from": old, "to": assignee}),
+            ),
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -309,7 +325,11 @@ impl Store {
         if text.trim().is_empty() {
             return Err(TransitionError::EmptyComment);
         }
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from)?;
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::from)?;
         if sqlx::query("SELECT 1 FROM briefs WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)

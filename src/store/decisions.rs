@@ -217,7 +217,10 @@ impl Store {
         let d = load(&mut tx, id).await?;
         let action = if approve { "approved" } else { "rejected" };
         if d.status != "proposed" {
-            return Err(DecisionStoreError::NotAllowed { status: d.status, action });
+            return Err(DecisionStoreError::NotAllowed {
+                status: d.status,
+                action,
+            });
         }
         if d.proposed_by == voter {
             return Err(DecisionStoreError::OwnDecision);
@@ -253,10 +256,18 @@ impl Store {
         payload["reason"] = json!(reason);
         payload["approvals"] = json!(approvals);
         payload["approvals_required"] = json!(d.approvals_required);
-        let event = if approve { "decision.approval" } else { "decision.rejected" };
+        let event = if approve {
+            "decision.approval"
+        } else {
+            "decision.rejected"
+        };
         append(&mut tx, &NewAudit::new(voter, event, "decision", id, payload.clone())).await?;
         if new_status == Some("approved") {
-            append(&mut tx, &NewAudit::new(voter, "decision.approved", "decision", id, payload)).await?;
+            append(
+                &mut tx,
+                &NewAudit::new(voter, "decision.approved", "decision", id, payload),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(d)
@@ -291,7 +302,11 @@ impl Store {
         let d = load(&mut tx, id).await?;
         let mut payload = summary(&d);
         payload["reason"] = json!(reason);
-        append(&mut tx, &NewAudit::new(actor, &format!("decision.{to}"), "decision", id, payload)).await?;
+        append(
+            &mut tx,
+            &NewAudit::new(actor, &format!("decision.{to}"), "decision", id, payload),
+        )
+        .await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -340,7 +355,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let d = load(&mut tx, id).await?;
-        append(&mut tx, &NewAudit::new(actor, "decision.applied", "decision", id, summary(&d))).await?;
+        append(
+            &mut tx,
+            &NewAudit::new(actor, "decision.applied", "decision", id, summary(&d)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -366,8 +385,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let d = load(&mut tx, id).await?;
-        let action = if at.is_some() { "decision.revert_scheduled" } else { "decision.revert_cancelled" };
-        append(&mut tx, &NewAudit::new(actor, action, "decision", id, json!({"revert_at": at}))).await?;
+        let action = if at.is_some() {
+            "decision.revert_scheduled"
+        } else {
+            "decision.revert_cancelled"
+        };
+        append(
+            &mut tx,
+            &NewAudit::new(actor, action, "decision", id, json!({"revert_at": at})),
+        )
+        .await?;
         tx.commit().await?;
         Ok(d)
     }

@@ -15,8 +15,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use audit::{AuditFilter, NewAudit};
-pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Vote};
 pub use briefs::{BriefEvent, BriefFilter, BriefRecord, NewBrief, TransitionError};
+pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Vote};
 pub use sqlite::Store;
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};
 

@@ -123,7 +123,13 @@ impl Store {
         if let Some(t) = &t {
             append(
                 &mut tx,
-                &NewAudit::new(actor, "token.revoked", "token", t.id, serde_json::json!({"name": t.name, "env": t.env})),
+                &NewAudit::new(
+                    actor,
+                    "token.revoked",
+                    "token",
+                    t.id,
+                    serde_json::json!({"name": t.name, "env": t.env}),
+                ),
             )
             .await?;
         }

@@ -2,6 +2,7 @@
 
 mod briefs;
 mod cli;
+mod decisions;
 mod fixture;
 mod helpers;
 mod ofrep;

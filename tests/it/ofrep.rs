@@ -82,10 +82,11 @@ pub async fn start() -> Flags {
         .await
         .unwrap()
         .token;
-    let triage = signalbox::auth::create_token(&store, "triager", &["briefs:write".into()], "production", &envs, "test")
-        .await
-        .unwrap()
-        .token;
+    let triage =
+        signalbox::auth::create_token(&store, "triager", &["briefs:write".into()], "production", &envs, "test")
+            .await
+            .unwrap()
+            .token;
     store.close().await;
     let run = spawn_app(&env).await;
     Flags { env, run, app, triage }
