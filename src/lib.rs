@@ -15,6 +15,7 @@ pub mod extract;
 pub mod fetch;
 pub mod flags;
 pub mod health;
+pub mod notify;
 pub mod scheduler;
 pub mod server;
 pub mod store;

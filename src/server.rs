@@ -34,6 +34,8 @@ pub enum AppError {
     Playbooks(#[from] crate::decisions::PlaybookError),
     #[error("decisions: {0}")]
     Decisions(#[from] crate::decisions::DecisionError),
+    #[error("invalid notification settings: {0}")]
+    Notify(#[from] crate::notify::NotifyError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -47,6 +49,7 @@ impl AppError {
                 | AppError::Serving(_)
                 | AppError::Rules(_)
                 | AppError::Playbooks(_)
+                | AppError::Notify(_)
                 | AppError::Store(StoreError::UnsupportedUrl(_))
         )
     }
@@ -108,6 +111,8 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     let flags = flag_service(&app.settings)?;
     let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
+    let notify = &app.settings.notify;
+    crate::notify::validate_sinks(&notify.sinks)?;
     let playbooks = Arc::new(crate::decisions::Playbooks::load(
         &app.settings.playbooks_path(),
         &flags.current().map(|p| p.set.clone()).unwrap_or_default(),
@@ -171,6 +176,19 @@ pub async fn serve(
     background.spawn(audit_flag_reloads(flags.clone(), store.clone()));
 
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let notifier = Arc::new(crate::notify::Notifier::new(
+        store.clone(),
+        notify.sinks.clone(),
+        (!notify.public_url.is_empty()).then(|| notify.public_url.clone()),
+        Duration::from_millis(notify.timeout_ms.max(100)),
+    )?);
+    let notify_task = (!notify.sinks.is_empty()).then(|| {
+        tokio::spawn(
+            notifier
+                .clone()
+                .run_forever(Duration::from_millis(notify.poll_ms.max(50)), rx.clone()),
+        )
+    });
     let decisions_task = tokio::spawn(decisions.clone().run_forever(
         Duration::from_millis(app.settings.decisions.tick_ms.max(50)),
         rx.clone(),
@@ -225,6 +243,9 @@ pub async fn serve(
     let _ = sched.await;
     let _ = writer_task.await;
     let _ = decisions_task.await;
+    if let Some(t) = notify_task {
+        let _ = t.await;
+    }
     background.abort_all();
     let _ = telemetry_task.await;
     store.close().await;

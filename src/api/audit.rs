@@ -1,5 +1,5 @@
 //! The audit log over HTTP (`audit:read` or `admin`): query by time, actor, object and action,
-//! and verify the chain.
+//! and verify the chain; and the notification delivery log that the audit log feeds.
 
 use super::caller::{Caller, CallerError};
 use super::{ApiError, AppState};
@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/audit", get(query))
         .route("/api/v1/audit/verify", get(verify))
+        .route("/api/v1/notifications", get(deliveries))
 }
 
 #[derive(Deserialize)]
@@ -70,6 +71,32 @@ async fn verify(State(st): State<AppState>, caller: Result<Caller, CallerError>)
     Ok(Json(json!({
         "ok": report.broken.is_none(), "checked": report.checked, "head": report.head(), "broken": report.broken,
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryQ {
+    sink: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn deliveries(
+    State(st): State<AppState>,
+    caller: Result<Caller, CallerError>,
+    q: Result<Query<DeliveryQ>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller?.require(Scope::AuditRead)?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let list = st
+        .store
+        .deliveries(
+            q.sink.as_deref(),
+            q.status.as_deref(),
+            q.limit.unwrap_or(200).clamp(1, 5000),
+        )
+        .await?;
+    Ok(Json(json!(list)))
 }
 
 /// Walks the whole chain a page at a time.

@@ -1,5 +1,6 @@
-//! Briefs over HTTP (read side): `GET /api/v1/briefs` with filters, `GET /api/v1/briefs/{id}`.
-//! Triage actions (acknowledge, assign, dismiss, comment) come with the brief lifecycle.
+//! Briefs over HTTP: `GET /api/v1/briefs` with filters, `GET /api/v1/briefs/{id}` (with its
+//! lifecycle events and the decisions that answer it), and the triage actions
+//! `POST /api/v1/briefs/{id}/acknowledge|decide|dismiss|close|assign|comment` (`briefs:write`).
 
 use super::caller::{Caller, CallerError};
 use super::{ApiError, AppState};
@@ -26,6 +27,10 @@ struct Filters {
     status: Option<String>,
     severity: Option<String>,
     material: Option<bool>,
+    category: Option<String>,
+    assignee: Option<String>,
+    owner: Option<String>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 async fn list(
@@ -41,6 +46,10 @@ async fn list(
         status: q.status,
         severity: q.severity,
         material: q.material,
+        category: q.category,
+        assignee: q.assignee,
+        owner: q.owner,
+        since: q.since,
     };
     Ok(Json(json!(st.store.briefs(&f).await?)))
 }
@@ -59,36 +68,73 @@ async fn one(
     let mut v = json!(b);
     v["links"] = json!({ "change": format!("/api/v1/changes/{}", b.change) });
     v["events"] = json!(st.store.brief_events(id).await?);
+    v["decisions"] = json!(
+        st.store
+            .decisions(&crate::store::DecisionFilter {
+                brief_id: Some(id),
+                ..Default::default()
+            })
+            .await?
+    );
     Ok(Json(v))
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TransitionBody {
+    /// Why (a dismissal needs one).
     reason: Option<String>,
+    /// `assign`: who (null or absent unassigns).
+    assignee: Option<String>,
+    /// `comment`: the text.
+    text: Option<String>,
 }
 
-/// `acknowledge`, `decide`, `dismiss` (with a reason) or `close`; the actor is the token's name.
+/// `acknowledge`, `decide`, `dismiss` (with a reason), `close`, `assign` or `comment`; the actor is
+/// the token's name.
 async fn transition(
     State(st): State<AppState>,
     caller: Result<Caller, CallerError>,
     Path((id, action)): Path<(i64, String)>,
-    body: Option<Json<TransitionBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let caller = caller?.require(Scope::BriefsWrite)?;
-    let to = match action.as_str() {
-        "acknowledge" => "acknowledged",
-        "decide" => "decided",
-        "dismiss" => "dismissed",
-        "close" => "closed",
-        other => return Err(ApiError::NotFound(format!("no brief action `{other}`"))),
+    let body: TransitionBody = super::error::optional_json(&body)?;
+    let result = match action.as_str() {
+        "assign" => {
+            st.store
+                .assign_brief(
+                    id,
+                    body.assignee.as_deref().filter(|a| !a.trim().is_empty()),
+                    &caller.name,
+                )
+                .await
+        }
+        "comment" => {
+            st.store
+                .comment_brief(id, body.text.as_deref().unwrap_or_default(), &caller.name)
+                .await
+        }
+        other => {
+            let to = match other {
+                "acknowledge" => "acknowledged",
+                "decide" => "decided",
+                "dismiss" => "dismissed",
+                "close" => "closed",
+                other => return Err(ApiError::NotFound(format!("no brief action `{other}`"))),
+            };
+            st.store
+                .transition_brief(id, to, &caller.name, body.reason.as_deref())
+                .await
+        }
     };
-    let reason = body.and_then(|Json(b)| b.reason);
-    match st.store.transition_brief(id, to, &caller.name, reason.as_deref()).await {
+    match result {
         Ok(b) => Ok(Json(json!(b))),
         Err(TransitionError::NotFound(_)) => Err(ApiError::NotFound(format!("no brief {id}"))),
         Err(TransitionError::Store(e)) => Err(e.into()),
-        Err(e @ TransitionError::ReasonRequired) => Err(ApiError::BadRequest(e.to_string())),
+        Err(e @ (TransitionError::ReasonRequired | TransitionError::EmptyComment)) => {
+            Err(ApiError::BadRequest(e.to_string()))
+        }
         Err(e) => Err(ApiError::Conflict(e.to_string())),
     }
 }

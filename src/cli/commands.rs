@@ -1,7 +1,8 @@
 //! The commands themselves.
 
 use super::{
-    AuditCommand, BriefFormat, BriefsCommand, Command, Failure, FlagsCommand, Format, SourcesCommand, TokenCommand,
+    AuditCommand, BriefFormat, BriefsCommand, Command, Failure, FlagsCommand, Format, NotifyCommand, SourcesCommand,
+    TokenCommand,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use signalbox::config::{Settings, Source, sources};
@@ -44,6 +45,12 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
         Command::Token { command } => token(s, command).await,
         Command::Briefs { command } => briefs(s, command).await,
         Command::Audit { command } => audit(s, command).await,
+        Command::Notify {
+            command: NotifyCommand::Secret,
+        } => {
+            println!("{}", signalbox::notify::generate_secret());
+            Ok(())
+        }
         Command::Triage {
             before,
             after,
@@ -581,6 +588,7 @@ async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
                 status,
                 severity,
                 material: material.then_some(true),
+                ..Default::default()
             };
             let list = store.briefs(&f).await.map_err(runtime)?;
             if format == Format::Json {

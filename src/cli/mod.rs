@@ -129,8 +129,19 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Notification helpers.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Print a commented example settings file.
     DefaultConfig,
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Print a new Standard Webhooks secret (`whsec_...`) for a webhook sink.
+    Secret,
 }
 
 #[derive(Subcommand)]

@@ -32,6 +32,32 @@ pub struct Settings {
     pub serving: ServingSettings,
     pub triage: TriageSettings,
     pub decisions: DecisionSettings,
+    pub notify: NotifySettings,
+}
+
+/// Notifications: where briefs, approvals, playbook firings, broken sources and deadlines go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// `[[notify.sinks]]`: signed webhooks and Slack incoming webhooks, each with its filters.
+    pub sinks: Vec<crate::notify::SinkSettings>,
+    /// The address people open signalbox at, for links in messages (none when empty).
+    pub public_url: String,
+    /// How often new events are picked up and due retries attempted.
+    pub poll_ms: u64,
+    /// The longest one delivery may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            sinks: Vec::new(),
+            public_url: String::new(),
+            poll_ms: 1000,
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 /// Decisions and playbooks.
@@ -128,6 +154,7 @@ impl Default for Settings {
             serving: ServingSettings::default(),
             triage: TriageSettings::default(),
             decisions: DecisionSettings::default(),
+            notify: NotifySettings::default(),
         }
     }
 }
@@ -274,6 +301,28 @@ rules = []                  # extra classification rules files, added to the shi
 production_envs = ["production"]  # decisions here need the flag's metadata.approvals approvers (default 2)
 # playbooks = "./flags/playbooks.toml"  # pre-approved decisions; default <flags>/playbooks.toml
 tick_ms = 1000              # scheduled starts, expiries and playbook quiet periods are checked this often
+
+[notify]
+public_url = ""             # e.g. "https://signalbox.example.com", for links in messages
+poll_ms = 1000              # new events and due retries are handled this often
+timeout_ms = 10000          # one delivery attempt at most
+# A signed JSON webhook (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature).
+# [[notify.sinks]]
+# name = "oncall-webhook"
+# kind = "webhook"
+# url = "https://hooks.example.com/signalbox"
+# secret = "whsec_..."      # `signalbox notify secret` prints a new one
+# min_severity = "high"     # info, low, medium, high, critical (events without a severity always pass)
+# providers = []            # empty: all
+# categories = []           # empty: all
+# events = []               # empty: all of brief.created, decision.pending_approval, playbook.fired,
+#                           # source.broken, source.recovered, deadline.approaching
+# A Slack incoming webhook.
+# [[notify.sinks]]
+# name = "slack-ai-vendors"
+# kind = "slack"
+# url = "https://hooks.slack.com/services/..."
+# min_severity = "medium"
 "#;
 
 #[cfg(test)]

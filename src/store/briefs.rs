@@ -46,6 +46,11 @@ pub struct BriefFilter {
     pub status: Option<String>,
     pub severity: Option<String>,
     pub material: Option<bool>,
+    pub category: Option<String>,
+    pub assignee: Option<String>,
+    pub owner: Option<String>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
 }
 
 fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> BriefRecord {
@@ -118,6 +123,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT * FROM briefs WHERE (?1 IS NULL OR source_id = ?1) AND (?2 IS NULL OR provider = ?2)
                AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR severity = ?4) AND (?5 IS NULL OR material = ?5)
+               AND (?6 IS NULL OR category = ?6) AND (?7 IS NULL OR assignee = ?7) AND (?8 IS NULL OR owner = ?8)
+               AND (?9 IS NULL OR created_at >= ?9)
              ORDER BY id DESC",
         )
         .bind(&f.source)
@@ -125,6 +132,10 @@ impl Store {
         .bind(&f.status)
         .bind(&f.severity)
         .bind(f.material.map(|m| m as i64))
+        .bind(&f.category)
+        .bind(&f.assignee)
+        .bind(&f.owner)
+        .bind(f.since.map(to_millis))
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|r| brief_from_row(r, false)).collect())

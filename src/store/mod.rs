@@ -7,6 +7,7 @@
 mod audit;
 mod briefs;
 mod decisions;
+mod notify;
 mod sqlite;
 mod tokens;
 
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 pub use audit::{AuditFilter, NewAudit};
 pub use briefs::{BriefEvent, BriefFilter, BriefRecord, NewBrief, TransitionError};
 pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Vote};
+pub use notify::{Delivery, NewDelivery};
 pub use sqlite::Store;
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};
 

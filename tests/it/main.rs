@@ -5,6 +5,7 @@ mod cli;
 mod decisions;
 mod fixture;
 mod helpers;
+mod notify;
 mod ofrep;
 mod server;
 mod watcher;
