@@ -517,3 +517,76 @@ fn triage_rules_files_extend_the_shipped_rules_and_bad_ones_name_file_and_line()
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.toml:3"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_refuses_edits_and_verify_names_the_first_broken_link() {
+    let env = Env::new();
+    let mut secrets = Vec::new();
+    for name in ["ci-deploy", "web-app", "ops"] {
+        let o = signalbox(
+            &env,
+            &[
+                "token",
+                "create",
+                "--name",
+                name,
+                "--scope",
+                "flags:read",
+                "--env",
+                "production",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        secrets.push(stdout(&o).trim().to_owned());
+    }
+    let o = signalbox(&env, &["token", "revoke", "web-app"]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = signalbox(&env, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("intact: 4 events"), "{}", stdout(&o));
+    let o = signalbox(&env, &["audit", "list", "--action", "token.", "--format", "json"]);
+    let events: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["token.created", "token.created", "token.created", "token.revoked"]
+    );
+    assert!(events[0]["actor"].as_str().unwrap().starts_with("cli:"));
+    for secret in &secrets {
+        assert!(
+            secret.len() > 20 && !events.to_string().contains(secret.as_str()),
+            "a token secret in the audit log"
+        );
+    }
+
+    // The database itself refuses updates and deletes.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE audit_events SET actor = 'mallory' WHERE id = 2",
+        "DELETE FROM audit_events WHERE id = 2",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{err}");
+    }
+    // Someone with file access drops the trigger and edits an event: verify names it.
+    sqlx::query("DROP TRIGGER audit_events_no_update")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_events SET payload = replace(payload, 'ci-deploy', 'mallory') WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let o = signalbox(&env, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("broken at event 1") && err.contains("altered"), "{err}");
+}

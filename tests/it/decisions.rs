@@ -182,6 +182,56 @@ async fn a_major_outage_fails_chat_over_by_playbook_and_the_recovery_reverts_it_
         (d["status"].as_str(), d["origin"].as_str(), d["env"].as_str()),
         (Some("active"), Some("playbook:chat-failover-acme"), Some("production"))
     );
+    // On call takes the brief: assign, comment, acknowledge; the inbox filters find it.
+    let b = format!("/api/v1/briefs/{brief_id}");
+    let (status, r) = s
+        .call(
+            "POST",
+            &format!("{b}/assign"),
+            "oncall",
+            Some(json!({"assignee": "dana"})),
+        )
+        .await;
+    assert_eq!((status, r["assignee"].as_str()), (200, Some("dana")), "{r}");
+    let (status, _) = s
+        .call(
+            "POST",
+            &format!("{b}/comment"),
+            "oncall",
+            Some(json!({"text": "failover confirmed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .call("POST", &format!("{b}/comment"), "oncall", Some(json!({"text": "  "})))
+        .await;
+    assert_eq!(status, 400, "an empty comment");
+    let (status, r) = s.call("POST", &format!("{b}/acknowledge"), "oncall", None).await;
+    assert_eq!((status, r["status"].as_str()), (200, Some("acknowledged")));
+    let (_, found) = s
+        .call(
+            "GET",
+            "/api/v1/briefs?category=incident&assignee=dana&status=acknowledged",
+            "oncall",
+            None,
+        )
+        .await;
+    assert_eq!(found.as_array().map(|a| a.len()), Some(1), "{found}");
+    let (_, none) = s.call("GET", "/api/v1/briefs?category=pricing", "oncall", None).await;
+    assert_eq!(none.as_array().map(|a| a.len()), Some(0));
+    let (_, full) = s.call("GET", &b, "oncall", None).await;
+    assert!(
+        full["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "comment" && e["detail"] == "failover confirmed")
+    );
+    assert_eq!(
+        full["decisions"][0]["id"], decision_id,
+        "the brief shows the decision that answers it"
+    );
+
     // Other environments are untouched.
     assert_eq!(s.ofrep("route.chat", "staging-app").await["variant"], "primary");
 
@@ -232,6 +282,8 @@ async fn a_major_outage_fails_chat_over_by_playbook_and_the_recovery_reverts_it_
             .unwrap_or_else(|| panic!("no {a} in {actions:?}"))
     };
     assert!(position("brief.created") < position("decision.proposed"));
+    assert!(position("brief.assigned") < position("brief.commented"));
+    assert!(position("brief.commented") < position("brief.acknowledged"));
     assert!(position("decision.proposed") < position("decision.applied"));
     assert!(position("decision.applied") < position("playbook.fired"));
     assert!(position("playbook.fired") < position("decision.revert_scheduled"));
