@@ -376,3 +376,113 @@ async fn fire(
     tracing::warn!(playbook = %p.name, decision = d.id, flag = %d.flag, env = %d.env, variant = ?d.variant, %why, "playbook fired");
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> FlagSet {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("f.yaml"),
+            "flags:\n  route.chat:\n    state: ENABLED\n    variants: { primary: 1, failover: 2 }\n    defaultVariant: primary\n  cap.x:\n    state: ENABLED\n    variants: { \"on\": true, \"off\": false }\n    defaultVariant: \"on\"\n",
+        )
+        .unwrap();
+        crate::flags::load_dir(dir.path()).unwrap()
+    }
+
+    fn load(text: &str) -> Result<Playbooks, PlaybookError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("playbooks.toml");
+        std::fs::write(&p, text).unwrap();
+        Playbooks::load(&p, &flags(), &["staging".into(), "production".into()])
+    }
+
+    const GOOD: &str = "[[playbook]]\nname = \"a\"\n[playbook.when]\nprovider = \"acme\"\ncomponent = \"api\"\n[playbook.then]\nflag = \"route.chat\"\nenv = \"production\"\naction = \"serve\"\nvariant = \"failover\"\nrevert_after = \"10m\"\n";
+
+    #[test]
+    fn a_good_file_loads_with_its_defaults() {
+        let p = load(GOOD).unwrap();
+        let a = &p.list[0];
+        assert_eq!(
+            (a.category.as_str(), a.statuses.as_slice()),
+            ("incident", &["major_outage".to_owned()][..])
+        );
+        assert_eq!(a.revert_after, Some(Duration::from_secs(600)));
+        assert!(a.component.as_ref().unwrap().is_match("Claude API"));
+    }
+
+    #[test]
+    fn a_missing_file_means_no_playbooks() {
+        let p = Playbooks::load(Path::new("/nonexistent/playbooks.toml"), &flags(), &[]).unwrap();
+        assert!(p.list.is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_line() {
+        let second = GOOD
+            .replace("name = \"a\"", "name = \"b\"")
+            .replace("failover", "nope")
+            .replace("10m", "ten minutes")
+            .replace("production", "prod")
+            .replace("component = \"api\"", "component = \"api\"\nstatuses = [\"down\"]");
+        let text = format!(
+            "{GOOD}\n{second}\n[[playbook]]\nname = \"c\"\n[playbook.when]\nprovider = \"acme\"\n[playbook.then]\nflag = \"nope\"\nenv = \"staging\"\naction = \"kill\"\n"
+        );
+        let Err(PlaybookError::Invalid(problems)) = load(&text) else {
+            panic!("accepted")
+        };
+        let all = problems.join("\n");
+        for needle in [
+            "no variant `nope`",
+            "bad revert_after `ten minutes`",
+            "environment `prod`",
+            "unknown status `down`",
+            "no flag `nope`",
+        ] {
+            assert!(all.contains(needle), "{needle} missing from:\n{all}");
+        }
+        // The second playbook starts on line 13 of the file, the third on 26.
+        assert!(
+            problems
+                .iter()
+                .filter(|p| p.contains("`b`"))
+                .all(|p| p.contains("playbooks.toml:13:")),
+            "{all}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("playbooks.toml:26:") && p.contains("`c`")),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let Err(PlaybookError::Invalid(p)) = load("[[playbook]]\nname = \"a\"\nwhen = 3\n") else {
+            panic!("accepted")
+        };
+        assert!(p[0].contains("playbooks.toml:3:"), "{p:?}");
+    }
+
+    #[test]
+    fn status_matching_uses_component_and_statuses() {
+        let p = load(GOOD).unwrap().list.remove(0);
+        let doc = |status: &str| StatusDoc {
+            indicator: "major".into(),
+            description: String::new(),
+            components: vec![crate::extract::Component {
+                id: "1".into(),
+                name: "API".into(),
+                group: None,
+                status: serde_json::from_value(serde_json::json!(status)).unwrap(),
+                raw_status: status.into(),
+            }],
+            incidents: vec![],
+            maintenances: vec![],
+        };
+        assert_eq!(p.matching(&doc("major_outage")), ["API (major_outage)"]);
+        assert!(p.matching(&doc("degraded")).is_empty());
+    }
+}

@@ -462,3 +462,35 @@ async fn a_decision_expires_at_its_time_and_the_revision_bumps() {
         "{d}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_decision_waits_for_its_start() {
+    let s = setup(None).await;
+    let starts = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let (_, d) = s
+        .call(
+            "POST",
+            "/api/v1/decisions",
+            "sally",
+            Some(
+                json!({"flag": "cap.image-generation", "env": "staging", "action": "kill",
+                        "reason": "policy takes effect at the start of the window", "starts_at": starts}),
+            ),
+        )
+        .await;
+    let id = d["id"].as_i64().unwrap();
+    let (_, d) = s
+        .call("POST", &format!("/api/v1/decisions/{id}/approve"), "sam", None)
+        .await;
+    if chrono::Utc::now() < starts {
+        assert_eq!(d["status"], "approved", "applied before its start: {d}");
+        assert_eq!(s.ofrep("cap.image-generation", "staging-app").await["value"], true);
+    }
+    s.wait_for("the scheduled start", async || {
+        s.ofrep("cap.image-generation", "staging-app").await["value"] == false
+    })
+    .await;
+    assert!(chrono::Utc::now() >= starts, "applied before its start");
+    let (_, d) = s.call("GET", &format!("/api/v1/decisions/{id}"), "sally", None).await;
+    assert_eq!(d["status"], "active");
+}
