@@ -427,10 +427,33 @@ async fn a_decision_expires_at_its_time_and_the_revision_bumps() {
         (Some(1), Some("off"))
     );
     let id = d["id"].as_i64().unwrap();
+    // An app listening on the OFREP event stream hears of the change.
+    let (_, bulk) = s
+        .call(
+            "POST",
+            "/ofrep/v1/evaluate/flags",
+            "staging-app",
+            Some(json!({"context": {}})),
+        )
+        .await;
+    let uri = bulk["eventStreams"][0]["endpoint"]["requestUri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}{uri}", s.run.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
     let (status, d) = s
         .call("POST", &format!("/api/v1/decisions/{id}/approve"), "sam", None)
         .await;
     assert_eq!((status, d["status"].as_str()), (200, Some("active")), "{d}");
+    let (event_id, _) = crate::ofrep::next_event(&mut stream, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("an event for the applied decision");
     let killed = s.ofrep("cap.image-generation", "staging-app").await;
     assert_eq!(
         (killed["value"].as_bool(), killed["variant"].as_str()),
@@ -440,12 +463,22 @@ async fn a_decision_expires_at_its_time_and_the_revision_bumps() {
     // Production never saw it.
     assert_eq!(s.ofrep("cap.image-generation", "web-app").await["value"], true);
     let revision = killed["metadata"]["revision"].as_u64().unwrap();
+    assert!(
+        event_id
+            .as_deref()
+            .is_some_and(|id| id.ends_with(&format!("-{revision}"))),
+        "the event announces the decision's revision {revision}: {event_id:?}"
+    );
 
     s.wait_for("the expiry", async || {
         s.ofrep("cap.image-generation", "staging-app").await["value"] == true
     })
     .await;
     assert!(chrono::Utc::now() >= expires, "restored before its expiry");
+    let (expiry_event, _) = crate::ofrep::next_event(&mut stream, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("an event for the expiry");
+    assert_ne!(event_id, expiry_event);
     let restored = s.ofrep("cap.image-generation", "staging-app").await;
     assert!(restored["metadata"]["revision"].as_u64().unwrap() > revision);
     let (_, d) = s.call("GET", &format!("/api/v1/decisions/{id}"), "sally", None).await;

@@ -314,7 +314,7 @@ async fn bulk_evaluation_honours_etags_and_announces_its_event_stream() {
 }
 
 /// Reads an SSE stream until `pred` matches an event's data, or the deadline passes.
-async fn next_event(resp: &mut reqwest::Response, deadline: Instant) -> Option<(Option<String>, Value)> {
+pub(crate) async fn next_event(resp: &mut reqwest::Response, deadline: Instant) -> Option<(Option<String>, Value)> {
     let mut buf = String::new();
     while Instant::now() < deadline {
         let chunk = tokio::time::timeout(Duration::from_millis(500), resp.chunk()).await;
