@@ -181,7 +181,9 @@ fn is_separator(line: &str) -> bool {
     })
 }
 
-/// The header row of the table that `idx` belongs to.
+/// The header row of the table that `idx` belongs to: the row above the `|---|` separator in
+/// Markdown; in tables rendered from HTML (no separator), the table's first row when it reads as
+/// a header (no amounts, no dates).
 fn table_header(lines: &[&str], idx: usize) -> Option<Vec<String>> {
     let mut i = idx;
     while i > 0 && cells(lines[i - 1]).is_some() {
@@ -190,7 +192,34 @@ fn table_header(lines: &[&str], idx: usize) -> Option<Vec<String>> {
             return cells(lines[i - 1]);
         }
     }
-    None
+    if i == idx {
+        return None;
+    }
+    let first = cells(lines[i])?;
+    let looks_like_header = first
+        .iter()
+        .all(|c| find_prices(c).is_empty() && find_dates(c).is_empty() && model_ids(c).is_empty());
+    looks_like_header.then_some(first)
+}
+
+/// A price column's field as people say it: `Output (per 1M tokens)` → `output`.
+fn price_field(header: &str) -> String {
+    let plain = header.split(['(', '[']).next().unwrap_or(header);
+    let words: Vec<&str> = plain
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .filter(|w| {
+            !matches!(
+                w.to_lowercase().as_str(),
+                "price" | "prices" | "cost" | "usd" | "per" | "tokens"
+            )
+        })
+        .collect();
+    if words.is_empty() {
+        header.trim().to_owned()
+    } else {
+        words.join(" ").to_lowercase()
+    }
 }
 
 /// The date a deleted line gave the same model in the same column (or with the same wording).
@@ -490,16 +519,18 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
             }
             let mut f = Fact::new("price");
             f.subject = model_ids(l).into_iter().next().or_else(|| row.first().cloned());
-            f.field = header.get(col).cloned().filter(|h| !h.is_empty());
+            let column = header.get(col).filter(|h| !h.is_empty());
+            f.field = column.map(|h| price_field(h));
             f.old = before_cell.map(|b| b.amount);
-            f.unit = p.unit.clone();
+            // The unit is in the cell ("$8 / 1M tokens") or in its column's header.
+            f.unit = p.unit.clone().or_else(|| column.and_then(|h| unit_from_key(h)));
             f.new = Some(p.amount);
             push_unique(&mut facts, f);
         }
     }
     rate_limits(&c, &before_lines, &after_lines, &mut facts);
     if matches!(doc_type, Some(DocType::Policy | DocType::Terms)) {
-        policy_clauses(&c, &mut facts);
+        policy_clauses(&c, &before_lines, &after_lines, &mut facts);
     }
     facts
 }
@@ -537,6 +568,8 @@ fn rate_limits(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], fac
     }
 }
 
+static LIST_ITEM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(?:[-*+•]|\d+[.)]|[a-z][.)])\s+").expect("valid regex"));
 static OBLIGATION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:must not|may not|shall not|do not|don't|cannot|not (?:be )?(?:permitted|allowed)|prohibit\w*|forbid\w*|you (?:must|agree|may)|we may|required to)\b")
         .expect("valid regex")
@@ -544,8 +577,26 @@ static OBLIGATION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Policy clauses (obligations and prohibitions) that appear or disappear, by their words: a
 /// clause that only moved or was re-punctuated is neither added nor removed.
-fn policy_clauses(c: &Changed<'_>, facts: &mut Vec<Fact>) {
+fn policy_clauses(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], facts: &mut Vec<Fact>) {
     let words = |l: &str| super::material::line_words(l).join(" ");
+    // A list item takes its force from the sentence that introduces the list ("You may not use
+    // the services to:"): the item is a clause of that sentence.
+    let with_intro = |lines: &[&str], i: usize, l: &str| -> String {
+        if OBLIGATION.is_match(l) || !LIST_ITEM.is_match(l) {
+            return l.to_owned();
+        }
+        let intro = (0..i)
+            .rev()
+            .take(40)
+            .map(|j| lines[j])
+            .find(|p| !p.trim().is_empty() && !LIST_ITEM.is_match(p));
+        match intro {
+            Some(p) if OBLIGATION.is_match(p) && !p.trim_start().starts_with('#') => {
+                format!("{} {}", p.trim(), LIST_ITEM.replace(l, "").trim())
+            }
+            _ => l.to_owned(),
+        }
+    };
     let deleted: Vec<String> = c.deleted.iter().map(|(_, l)| words(l)).collect();
     let inserted: Vec<String> = c.inserted.iter().map(|(_, l)| words(l)).collect();
     let clause = |l: &str| {
@@ -555,17 +606,19 @@ fn policy_clauses(c: &Changed<'_>, facts: &mut Vec<Fact>) {
             .take(300)
             .collect::<String>()
     };
-    for (&(_, l), w) in c.inserted.iter().zip(&inserted) {
-        if OBLIGATION.is_match(l) && !w.is_empty() && !deleted.contains(w) {
+    for (&(i, l), w) in c.inserted.iter().zip(&inserted) {
+        let l = with_intro(after_lines, i, l);
+        if OBLIGATION.is_match(&l) && !w.is_empty() && !deleted.contains(w) {
             let mut f = Fact::new("policy_clause_added");
-            f.new = Some(clause(l));
+            f.new = Some(clause(&l));
             push_unique(facts, f);
         }
     }
-    for (&(_, l), w) in c.deleted.iter().zip(&deleted) {
-        if OBLIGATION.is_match(l) && !w.is_empty() && !inserted.contains(w) {
+    for (&(i, l), w) in c.deleted.iter().zip(&deleted) {
+        let l = with_intro(before_lines, i, l);
+        if OBLIGATION.is_match(&l) && !w.is_empty() && !inserted.contains(w) {
             let mut f = Fact::new("policy_clause_removed");
-            f.old = Some(clause(l));
+            f.old = Some(clause(&l));
             push_unique(facts, f);
         }
     }
@@ -573,11 +626,16 @@ fn policy_clauses(c: &Changed<'_>, facts: &mut Vec<Fact>) {
 
 /// `input_mtok` → per 1M tokens; `price_per_1k` → per 1K tokens.
 fn unit_from_key(key: &str) -> Option<String> {
-    let k = key.to_lowercase();
+    let k = key.to_lowercase().replace(' ', "");
     if k.contains("mtok") || k.contains("1m") || k.contains("million") {
         Some("per 1M tokens".into())
     } else if k.contains("ktok") || k.contains("1k") {
         Some("per 1K tokens".into())
+    } else if let Some(u) = ["image", "minute", "hour", "second", "request", "page", "character"]
+        .iter()
+        .find(|u| k.contains(&format!("per{u}")))
+    {
+        Some(format!("per {u}"))
     } else {
         None
     }
@@ -676,7 +734,7 @@ mod tests {
                 p.old.as_deref(),
                 p.new.as_deref()
             ),
-            (Some("acme-x-1"), Some("Output"), Some("8"), Some("10"))
+            (Some("acme-x-1"), Some("output"), Some("8"), Some("10"))
         );
     }
 
@@ -751,5 +809,42 @@ mod tests {
         let after = "## News\n\nIntroducing acme-vision-3, now available in the API.\n";
         let f = extract(before, after, Some(DocType::Changelog));
         assert_eq!(kinds(&f), [("model_added", Some("acme-vision-3"), None)]);
+    }
+
+    #[test]
+    fn a_table_rendered_from_html_takes_field_and_unit_from_its_header() {
+        // No `|---|` row: the HTML extractor writes the header row first.
+        let before = "| Model | Input (per 1M tokens) | Cached input (per 1M tokens) | Output (per 1M tokens) |\n| acme-l-2 | $2.00 | $0.50 | $8.00 |\n| acme-s-2 | $0.20 | $0.05 | $0.80 |\n";
+        let after = before.replace("$0.50", "$0.25");
+        let f = extract(before, &after, Some(DocType::Pricing));
+        let p: Vec<_> = f.iter().filter(|f| f.kind == "price").collect();
+        assert_eq!(p.len(), 1, "{f:?}");
+        assert_eq!(
+            (p[0].subject.as_deref(), p[0].field.as_deref(), p[0].unit.as_deref()),
+            (Some("acme-l-2"), Some("cached input"), Some("per 1M tokens"))
+        );
+        assert_eq!((p[0].old.as_deref(), p[0].new.as_deref()), (Some("0.5"), Some("0.25")));
+    }
+
+    #[test]
+    fn a_list_item_added_under_a_prohibition_is_a_clause() {
+        let before = "# Usage policy\n\nYou may not use the services to:\n\n- Build malware.\n- Harass people.\n\n## Other\n\n- Be nice.\n";
+        let after = before.replace(
+            "- Harass people.\n",
+            "- Harass people.\n- Impersonate election officials.\n",
+        );
+        let f = extract(before, &after, Some(DocType::Policy));
+        let c: Vec<_> = f.iter().filter(|f| f.kind == "policy_clause_added").collect();
+        assert_eq!(c.len(), 1, "{f:?}");
+        assert!(
+            c[0].new
+                .as_deref()
+                .unwrap()
+                .contains("may not use the services to: Impersonate election officials")
+        );
+        // An item added to a list with no obligation around it is no clause.
+        let after = before.replace("- Be nice.\n", "- Be nice.\n- Be kind.\n");
+        let f = extract(before, &after, Some(DocType::Policy));
+        assert!(!f.iter().any(|f| f.kind == "policy_clause_added"), "{f:?}");
     }
 }

@@ -302,6 +302,15 @@ fn describe(facts: &[Fact], changed: &[&str]) -> Vec<String> {
                     f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
                 ),
                 "effective_date" => format!("effective {}", f.new.as_deref().unwrap_or("?")),
+                "policy_clause_added" => format!("new clause: “{}”", f.new.as_deref().unwrap_or("?")),
+                "policy_clause_removed" => format!("clause removed: “{}”", f.old.as_deref().unwrap_or("?")),
+                "rate_limit" => format!(
+                    "{s}: {} → {}{}",
+                    f.old.as_deref().unwrap_or("?"),
+                    f.new.as_deref().unwrap_or("?"),
+                    f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+                ),
+                "model_removed" => format!("model {s} removed"),
                 other => format!("{other}: {s}"),
             }
         })
@@ -355,6 +364,14 @@ fn title(category: &str, facts: &[Fact], provider: &str, doc_type: Option<DocTyp
     let doc = doc_type
         .map(|d| d.as_str().replace('_', " "))
         .unwrap_or_else(|| "document".into());
+    if let Some(f) = first("policy_clause_added") {
+        let clause: String = f.new.as_deref().unwrap_or("").chars().take(90).collect();
+        let effective = first("effective_date")
+            .and_then(|e| e.new.as_deref())
+            .map(|d| format!(" (effective {d})"))
+            .unwrap_or_default();
+        return format!("{provider} {doc} adds a clause{effective}: “{clause}”");
+    }
     match (category, first("effective_date")) {
         (_, Some(f)) => format!(
             "{provider} {doc} updated, effective {}",
