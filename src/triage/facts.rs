@@ -624,21 +624,20 @@ fn policy_clauses(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], 
     }
 }
 
-/// `input_mtok` → per 1M tokens; `price_per_1k` → per 1K tokens.
+/// `input_mtok` → per 1M tokens; `price_per_1k` → per 1K tokens; a header `Price (per image)`
+/// → per image.
 fn unit_from_key(key: &str) -> Option<String> {
     let k = key.to_lowercase().replace(' ', "");
     if k.contains("mtok") || k.contains("1m") || k.contains("million") {
-        Some("per 1M tokens".into())
-    } else if k.contains("ktok") || k.contains("1k") {
-        Some("per 1K tokens".into())
-    } else if let Some(u) = ["image", "minute", "hour", "second", "request", "page", "character"]
+        return Some("per 1M tokens".into());
+    }
+    if k.contains("ktok") || k.contains("1k") {
+        return Some("per 1K tokens".into());
+    }
+    ["image", "minute", "hour", "second", "request", "page", "character"]
         .iter()
         .find(|u| k.contains(&format!("per{u}")))
-    {
-        Some(format!("per {u}"))
-    } else {
-        None
-    }
+        .map(|u| format!("per {u}"))
 }
 
 #[cfg(test)]
