@@ -10,6 +10,7 @@ pub mod auth;
 pub mod briefs;
 pub mod config;
 pub mod decisions;
+pub mod demo;
 pub mod diff;
 pub mod extract;
 pub mod fetch;

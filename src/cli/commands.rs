@@ -45,6 +45,21 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
         Command::Token { command } => token(s, command).await,
         Command::Briefs { command } => briefs(s, command).await,
         Command::Audit { command } => audit(s, command).await,
+        Command::Demo {
+            listen,
+            pause,
+            exit_when_done,
+        } => {
+            let opts = signalbox::demo::DemoOptions {
+                listen,
+                pause: std::time::Duration::from_secs(pause),
+                exit_when_done,
+            };
+            signalbox::demo::run(opts, signalbox::server::shutdown_signal(), |line| println!("{line}"))
+                .await
+                .map(|_| ())
+                .map_err(runtime)
+        }
         Command::Notify {
             command: NotifyCommand::Secret,
         } => {

@@ -134,6 +134,19 @@ enum Command {
         #[command(subcommand)]
         command: NotifyCommand,
     },
+    /// Run the whole loop offline: a stand-in vendor site changes its documents, signalbox writes
+    /// briefs, a playbook fails a route over and back, and you see what an app gets at each step.
+    Demo {
+        /// Where the demo serves the API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seconds to pause between steps, to read along.
+        #[arg(long, default_value_t = 3)]
+        pause: u64,
+        /// Stop when the script is done instead of serving until Ctrl-C.
+        #[arg(long)]
+        exit_when_done: bool,
+    },
     /// Print a commented example settings file.
     DefaultConfig,
 }

@@ -53,6 +53,16 @@ pub struct Brief {
     pub diff: DiffSummary,
 }
 
+/// `text` cut at a word boundary to at most `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let at = cut.rfind(' ').filter(|&i| i > max / 2).unwrap_or(cut.len());
+    format!("{}…", cut[..at].trim_end_matches([',', ';', ':', ' ']))
+}
+
 /// Severities from least to most urgent.
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
@@ -365,7 +375,7 @@ fn title(category: &str, facts: &[Fact], provider: &str, doc_type: Option<DocTyp
         .map(|d| d.as_str().replace('_', " "))
         .unwrap_or_else(|| "document".into());
     if let Some(f) = first("policy_clause_added") {
-        let clause: String = f.new.as_deref().unwrap_or("").chars().take(90).collect();
+        let clause = shorten(f.new.as_deref().unwrap_or(""), 90);
         let effective = first("effective_date")
             .and_then(|e| e.new.as_deref())
             .map(|d| format!(" (effective {d})"))

@@ -3,6 +3,7 @@
 mod briefs;
 mod cli;
 mod decisions;
+mod demo;
 mod fixture;
 mod helpers;
 mod notify;
