@@ -93,9 +93,7 @@ pub struct Principal {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error(
-        "unknown scope `{0}` (expected one of: flags:read, briefs:write, decisions:propose, decisions:approve, admin)"
-    )]
+    #[error("unknown scope `{0}` (expected one of: {known})", known = Scope::ALL.map(Scope::as_str).join(", "))]
     UnknownScope(String),
     #[error("unknown environment `{env}` (configured: {known})")]
     UnknownEnv { env: String, known: String },

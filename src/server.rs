@@ -111,6 +111,15 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     let flags = flag_service(&app.settings)?;
     let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
+    // A misspelt production environment would quietly lower the approvals production needs.
+    for p in &app.settings.decisions.production_envs {
+        if !app.settings.serving.environments.contains(p) {
+            return Err(AppError::Serving(format!(
+                "decisions.production_envs names `{p}`, which is not in serving.environments ({})",
+                app.settings.serving.environments.join(", ")
+            )));
+        }
+    }
     let notify = &app.settings.notify;
     crate::notify::validate_sinks(&notify.sinks)?;
     let playbooks = Arc::new(crate::decisions::Playbooks::load(

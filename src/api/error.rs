@@ -74,7 +74,7 @@ impl From<crate::decisions::DecisionError> for ApiError {
     }
 }
 
-/// A JSON request body, or a 400 (or 413, 415) with the usual JSON error body.
+/// A JSON request body, or a 400 with the usual JSON error body (a missing content type or bad JSON alike).
 pub(crate) fn json_body<T>(
     body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
 ) -> Result<T, ApiError> {

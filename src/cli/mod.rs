@@ -255,7 +255,7 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// flags:read, briefs:write, decisions:propose, decisions:approve, admin (comma-separated).
+        /// flags:read, briefs:write, decisions:propose, decisions:approve, audit:read, admin (comma-separated).
         #[arg(long, value_delimiter = ',', required = true)]
         scope: Vec<String>,
         /// The environment the token is bound to.

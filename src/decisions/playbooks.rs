@@ -284,7 +284,26 @@ impl Playbooks {
                     continue;
                 }
                 let matching = p.matching(&doc);
+                // A person who reverted (or overrode) this playbook's decision during an outage
+                // has the last word until the outage is over: the playbook does not fire again
+                // until its condition has cleared once.
+                let held = held_by_a_person(decisions, p).await?;
                 match (matching.is_empty(), live) {
+                    (false, None) if held => {
+                        tracing::info!(playbook = %p.name, "condition holds, but a person ended this playbook's decision; not firing until it clears");
+                    }
+                    (true, None) if held => {
+                        decisions
+                            .store()
+                            .audit(NewAudit::new(
+                                &p.origin(),
+                                "playbook.rearmed",
+                                "playbook",
+                                &p.name,
+                                serde_json::json!({"brief_id": seen.brief_id, "source": seen.source.id}),
+                            ))
+                            .await?;
+                    }
                     (false, None) => {
                         let why = format!("{} at {}", matching.join(", "), seen.source.provider);
                         fired.push(fire(decisions, p, seen, &why).await?);
@@ -324,6 +343,40 @@ impl Playbooks {
         }
         Ok(fired)
     }
+}
+
+/// Whether the playbook's latest decision was ended by a person (reverted, withdrawn or
+/// superseded by someone other than the playbook or the clock) and the condition has not cleared
+/// since (no `playbook.rearmed` event after it ended).
+async fn held_by_a_person(decisions: &Decisions, p: &Playbook) -> Result<bool, DecisionError> {
+    let origin = p.origin();
+    let latest = decisions
+        .list(&DecisionFilter {
+            flag: Some(p.flag.clone()),
+            env: Some(p.env.clone()),
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .find(|d| d.origin == origin);
+    let Some(d) = latest else { return Ok(false) };
+    let by_person = matches!(d.status.as_str(), "reverted" | "withdrawn" | "superseded")
+        && d.ended_by.as_deref().is_some_and(|by| by != origin && by != "system");
+    if !by_person {
+        return Ok(false);
+    }
+    let rearmed = decisions
+        .store()
+        .audit_events(&crate::store::AuditFilter {
+            object_type: Some("playbook".into()),
+            object_id: Some(p.name.clone()),
+            action: Some("playbook.rearmed".into()),
+            since: d.ended_at,
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    Ok(rearmed.is_empty())
 }
 
 /// The playbook's decision on its flag that is approved or active, if any.
@@ -369,7 +422,8 @@ async fn fire(
             &p.name,
             serde_json::json!({
                 "decision": d.id, "brief_id": seen.brief_id, "source": seen.source.id, "provider": seen.source.provider,
-                "flag": d.flag, "env": d.env, "variant": d.variant, "why": why,
+                "category": seen.category, "severity": seen.severity,
+                "flag": d.flag, "env": d.env, "action": d.action, "variant": d.variant, "why": why,
             }),
         ))
         .await?;

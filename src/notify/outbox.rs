@@ -84,7 +84,12 @@ impl Notifier {
                     queued.push(NewDelivery {
                         audit_id: e.id,
                         event: n.event.clone(),
-                        msg_id: format!("msg_{}", &e.hash[..24]),
+                        // Stable across retries, distinct per sink (one receiver behind two sinks
+                        // must not drop one copy as a duplicate).
+                        msg_id: format!(
+                            "msg_{}",
+                            &crate::store::sha256_hex(format!("{}/{}", e.hash, sink.name).as_bytes())[..24]
+                        ),
                         payload: serde_json::to_string(&n).expect("notification serializes"),
                     });
                 }
@@ -210,15 +215,7 @@ impl Notifier {
             "decision.proposed" if p["status"] == "proposed" => {
                 let mut out = n(
                     "decision.pending_approval",
-                    format!(
-                        "Decision {} needs approval: {} {} on {} in {}",
-                        e.object_id,
-                        p["action"].as_str().unwrap_or("change"),
-                        p["variant"].as_str().unwrap_or(""),
-                        p["flag"].as_str().unwrap_or("a flag"),
-                        p["env"].as_str().unwrap_or("an environment"),
-                    )
-                    .replace("  ", " "),
+                    format!("Decision {} needs approval: {}", e.object_id, what_it_does(p)),
                     format!(
                         "Proposed by {} ({} approval(s) needed): {}",
                         e.actor,
@@ -235,20 +232,50 @@ impl Notifier {
             "playbook.fired" => {
                 let mut out = n(
                     "playbook.fired",
-                    format!(
-                        "Playbook {} routed {} to {} in {}",
-                        e.object_id,
-                        p["flag"].as_str().unwrap_or("a flag"),
-                        p["variant"].as_str().unwrap_or("its off variant"),
-                        p["env"].as_str().unwrap_or("an environment"),
-                    ),
+                    format!("Playbook {}: {}", e.object_id, what_it_does(p)),
                     s(&p["why"]).unwrap_or_default(),
                 );
                 out.provider = s(&p["provider"]);
-                out.category = Some("incident".into());
+                out.category = s(&p["category"]);
+                out.severity = s(&p["severity"]);
                 out.url = link(format!("/api/v1/decisions/{}", p["decision"]));
                 out.data["decision_id"] = p["decision"].clone();
                 out.data["brief_id"] = p["brief_id"].clone();
+                out
+            }
+            // Overrides taking effect and ending: what apps now get.
+            "decision.applied" | "decision.reverted" | "decision.expired" => {
+                let applied = e.action == "decision.applied";
+                let mut out = n(
+                    if applied { "decision.applied" } else { "decision.ended" },
+                    format!(
+                        "Decision {} {}: {}",
+                        e.object_id,
+                        if applied {
+                            "applied"
+                        } else {
+                            e.action.trim_start_matches("decision.")
+                        },
+                        if applied {
+                            what_it_does(p)
+                        } else {
+                            format!(
+                                "{} in {} serves its file default again",
+                                p["flag"].as_str().unwrap_or("the flag"),
+                                p["env"].as_str().unwrap_or("its environment")
+                            )
+                        }
+                    ),
+                    format!(
+                        "by {}{}",
+                        e.actor,
+                        s(&p["reason"]).map(|r| format!(": {r}")).unwrap_or_default()
+                    ),
+                );
+                out.url = link(format!("/api/v1/decisions/{}", e.object_id));
+                out.data["decision_id"] = json!(e.object_id.parse::<i64>().unwrap_or_default());
+                out.data["flag"] = p["flag"].clone();
+                out.data["env"] = p["env"].clone();
                 out
             }
             "source.broken" | "source.recovered" => {
@@ -290,6 +317,18 @@ impl Notifier {
                 _ = crate::flags::stopped(&mut shutdown) => return,
             }
         }
+    }
+}
+
+/// "serve failover on route.chat in production", "switch cap.image-generation off in staging".
+fn what_it_does(p: &Value) -> String {
+    let flag = p["flag"].as_str().unwrap_or("a flag");
+    let env = p["env"].as_str().unwrap_or("an environment");
+    match (p["action"].as_str(), p["variant"].as_str()) {
+        (Some("kill"), _) => format!("switch {flag} off in {env}"),
+        (Some("restore"), _) => format!("restore {flag}'s file default in {env}"),
+        (_, Some(v)) => format!("serve {v} on {flag} in {env}"),
+        _ => format!("change {flag} in {env}"),
     }
 }
 

@@ -527,3 +527,91 @@ async fn a_scheduled_decision_waits_for_its_start() {
     let (_, d) = s.call("GET", &format!("/api/v1/decisions/{id}"), "sally", None).await;
     assert_eq!(d["status"], "active");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_who_reverts_a_playbook_failover_has_the_last_word_until_the_outage_clears() {
+    let fx = Fixture::start().await;
+    let path = "/api/v2/summary.json";
+    fx.set(path, Page::new("application/json", STATUS_OK));
+    let s = setup(Some(&fx)).await;
+    s.wait_for("the first status snapshot", async || {
+        reqwest::get(format!("{}/api/v1/sources/acme-status/snapshots", s.run.base))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let briefs = async || {
+        s.call("GET", "/api/v1/briefs", "oncall", None)
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    fx.set(path, Page::new("application/json", STATUS_DOWN));
+    s.wait_for("the failover", async || {
+        s.ofrep("route.chat", "web-app").await["variant"] == "failover"
+    })
+    .await;
+    let first = s.ofrep("route.chat", "web-app").await["metadata"]["decisionId"]
+        .as_i64()
+        .unwrap();
+    // On call knows better (the failover vendor is worse) and reverts.
+    let (status, _) = s
+        .call(
+            "POST",
+            &format!("/api/v1/decisions/{first}/revert"),
+            "carol",
+            Some(json!({"reason": "globex is slower; acme is mostly up"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(s.ofrep("route.chat", "web-app").await["variant"], "primary");
+
+    // The page changes while still down: the playbook holds back.
+    let before = briefs().await;
+    fx.set(
+        path,
+        Page::new("application/json", STATUS_DOWN.replace("investigating", "identified")),
+    );
+    s.wait_for("the incident update's brief", async || briefs().await > before)
+        .await;
+    let (_, ds) = s
+        .call("GET", "/api/v1/decisions?flag=route.chat&env=production", "alice", None)
+        .await;
+    assert_eq!(
+        ds.as_array().unwrap().len(),
+        1,
+        "the playbook fired again over a person's revert: {ds}"
+    );
+    assert_eq!(s.ofrep("route.chat", "web-app").await["variant"], "primary");
+
+    // The outage clears (the playbook re-arms), then comes back: it fires again.
+    let before = briefs().await;
+    fx.set(path, Page::new("application/json", STATUS_OK));
+    s.wait_for("the recovery brief", async || briefs().await > before).await;
+    fx.set(path, Page::new("application/json", STATUS_DOWN));
+    s.wait_for("the second failover", async || {
+        s.ofrep("route.chat", "web-app").await["variant"] == "failover"
+    })
+    .await;
+    assert_ne!(
+        s.ofrep("route.chat", "web-app").await["metadata"]["decisionId"].as_i64(),
+        Some(first)
+    );
+    let (_, log) = s
+        .call("GET", "/api/v1/audit?object_type=playbook", "auditor", None)
+        .await;
+    let actions: Vec<&str> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["playbook.fired", "playbook.rearmed", "playbook.fired"]);
+}
