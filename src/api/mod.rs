@@ -13,6 +13,7 @@ mod flags;
 pub mod limit;
 mod metrics;
 mod ofrep;
+mod openapi;
 mod watcher;
 
 use crate::auth::{Principal, TokenCache};
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(briefs::router())
         .merge(decisions::router())
         .merge(audit::router())
+        .merge(openapi::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)

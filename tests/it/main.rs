@@ -8,6 +8,7 @@ mod fixture;
 mod helpers;
 mod notify;
 mod ofrep;
+mod openapi;
 mod server;
 mod watcher;
 mod watcher_edges;
