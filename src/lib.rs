@@ -11,6 +11,7 @@ pub mod briefs;
 pub mod config;
 pub mod decisions;
 pub mod diff;
+pub mod evidence;
 pub mod extract;
 pub mod fetch;
 pub mod flags;
