@@ -143,7 +143,10 @@ fn check_audit(lines: &[AuditLine], s: &AuditSummary) -> (u64, Option<Broken>) {
     }
     if s.chain == "contiguous" && (s.segments.len() != 1 || s.segments.first().map(|g| &g.anchor) != s.anchor.as_ref())
     {
-        return (0, broken(None, "a contiguous chain has one segment, from the anchor".into()));
+        return (
+            0,
+            broken(None, "a contiguous chain has one segment, from the anchor".into()),
+        );
     }
     let mut checked = 0;
     let mut rest = lines;
@@ -248,13 +251,13 @@ pub(crate) fn assemble(
     audit.verified = broken.is_none();
     audit.broken = broken;
 
-    let mut files = vec![("README.txt".to_owned(), readme(&root, &subject, created_by, created_at, &audit))];
+    let mut files = vec![(
+        "README.txt".to_owned(),
+        readme(&root, &subject, created_by, created_at, &audit),
+    )];
     files.extend(gathered);
     files.push(("audit.jsonl".to_owned(), jsonl));
-    let sums: String = files
-        .iter()
-        .map(|(p, b)| format!("{}  {p}\n", sha256_hex(b)))
-        .collect();
+    let sums: String = files.iter().map(|(p, b)| format!("{}  {p}\n", sha256_hex(b))).collect();
     files.push(("SHA256SUMS".to_owned(), sums.into_bytes()));
     let manifest = Manifest {
         format: FORMAT.to_owned(),
@@ -336,12 +339,17 @@ fn readme(
                 .unwrap_or_default()
         )
     };
+    let intro = wrap(&format!(
+        "This archive ({root}) is evidence about {about}. It was made on {} by {created_by} with signalbox {}.",
+        created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        env!("CARGO_PKG_VERSION"),
+    ));
+    let chain = wrap(&format!("{chain} {state}"));
     format!(
         r#"signalbox evidence bundle
 =========================
 
-This archive ({root}) is evidence about {about}.
-It was made on {created} by {created_by} with signalbox {version}.
+{intro}
 
 signalbox watches the documents our AI features depend on (vendors' status, pricing, deprecation
 and policy pages, terms, changelogs). It stores every version exactly as it was served, records
@@ -388,7 +396,6 @@ reordering an event breaks a link. The first event must link to manifest.json's 
 (the event just before, all zeros when the log starts there); the last event's hash is audit.head.
 
 {chain}
-{state}
 
 With Python 3, in this folder:
 
@@ -411,11 +418,27 @@ Or, with signalbox installed, check the checksums and the chain at once:
 
 The sender can show that these events are the ones in the live log: `signalbox audit verify`
 checks the whole log, and `signalbox audit list --format json` shows each event's hash.
-"#,
-        created = created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        version = env!("CARGO_PKG_VERSION"),
+"#
     )
     .into_bytes()
+}
+
+/// Words wrapped at 98 columns, for a README read in a terminal.
+fn wrap(text: &str) -> String {
+    let mut out = String::new();
+    let mut width = 0;
+    for word in text.split_whitespace() {
+        if width > 0 && width + 1 + word.chars().count() > 98 {
+            out.push('\n');
+            width = 0;
+        } else if width > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(word);
+        width += word.chars().count();
+    }
+    out
 }
 
 fn manifest_bytes(m: &Manifest) -> Vec<u8> {
@@ -700,7 +723,10 @@ mod tests {
     fn sample(run: AuditRun) -> Bundle {
         let files = vec![
             ("brief.json".to_owned(), b"{\"id\":7}\n".to_vec()),
-            ("snapshots/after/raw.md".to_owned(), b"| acme-large | 2027-01-05 |\n".to_vec()),
+            (
+                "snapshots/after/raw.md".to_owned(),
+                b"| acme-large | 2027-01-05 |\n".to_vec(),
+            ),
         ];
         let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
         assemble(
@@ -743,7 +769,10 @@ mod tests {
         assert_eq!(sums.lines().count(), 4);
         assert!(sums.contains(&format!("{}  brief.json\n", sha256_hex(b"{\"id\":7}\n"))));
         assert!(b.manifest.audit.verified);
-        assert_eq!(b.manifest.audit.head.as_deref(), Some(chain(GENESIS, 1, 3)[2].hash.as_str()));
+        assert_eq!(
+            b.manifest.audit.head.as_deref(),
+            Some(chain(GENESIS, 1, 3)[2].hash.as_str())
+        );
         // The same bundle gives the same bytes.
         assert_eq!(tar_gz(&b), tar_gz(&b));
     }
@@ -779,7 +808,11 @@ mod tests {
         let mut forged = b.clone();
         let text = String::from_utf8(forged.files[idx].1.clone()).unwrap();
         let text = text.replacen(r#"\"n\":1}"#, r#"\"n\":1,\"approved\":true}"#, 1);
-        assert_ne!(text.as_bytes(), forged.files[idx].1.as_slice(), "the forgery changed nothing");
+        assert_ne!(
+            text.as_bytes(),
+            forged.files[idx].1.as_slice(),
+            "the forgery changed nothing"
+        );
         forged.files[idx].1 = text.into_bytes();
         forged.manifest.files[idx].sha256 = sha256_hex(&forged.files[idx].1);
         forged.manifest.files[idx].bytes = forged.files[idx].1.len() as u64;

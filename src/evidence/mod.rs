@@ -55,7 +55,10 @@ pub enum Subject {
     /// A decision and, when it answers a brief, everything about that brief.
     Decision(i64),
     /// The version of a source in force at a time: the last one fetched at or before it.
-    SourceAt { source: String, at: DateTime<Utc> },
+    SourceAt {
+        source: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Subject {
@@ -272,13 +275,9 @@ impl<'a> Gather<'a> {
     }
 
     async fn decision(&mut self, id: i64) -> Result<serde_json::Value, EvidenceError> {
-        let d = self
-            .store
-            .decision(id)
-            .await?
-            .ok_or_else(|| EvidenceError::NotFound {
-                what: format!("decision {id}"),
-            })?;
+        let d = self.store.decision(id).await?.ok_or_else(|| EvidenceError::NotFound {
+            what: format!("decision {id}"),
+        })?;
         self.add("decision.json", pretty(&d));
         self.object("decision", id);
         self.decisions.insert(id);
@@ -300,10 +299,7 @@ impl<'a> Gather<'a> {
         self.snapshot("snapshots/in-force", &snap).await?;
         self.object("source", source);
 
-        let history = self
-            .store
-            .snapshots_around(source, snap.id, HISTORY_EACH_SIDE)
-            .await?;
+        let history = self.store.snapshots_around(source, snap.id, HISTORY_EACH_SIDE).await?;
         let versions: Vec<serde_json::Value> = history
             .iter()
             .map(|s| {
@@ -489,7 +485,7 @@ fn unified_diff(c: &ChangeRecord, before: &SnapshotMeta, after: &SnapshotMeta, o
         c.id,
         c.source,
         c.kind.as_str(),
-        c.detected_at.to_rfc3339()
+        c.detected_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     );
     let diff = similar::TextDiff::from_lines(old, new);
     let body = diff
@@ -499,12 +495,12 @@ fn unified_diff(c: &ChangeRecord, before: &SnapshotMeta, after: &SnapshotMeta, o
             &format!(
                 "snapshots/before/normalized.txt\tsnapshot {}, fetched {}",
                 before.id,
-                before.fetched_at.to_rfc3339()
+                before.fetched_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             ),
             &format!(
                 "snapshots/after/normalized.txt\tsnapshot {}, fetched {}",
                 after.id,
-                after.fetched_at.to_rfc3339()
+                after.fetched_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             ),
         )
         .to_string();
@@ -514,4 +510,289 @@ fn unified_diff(c: &ChangeRecord, before: &SnapshotMeta, after: &SnapshotMeta, o
         out.push_str(&body);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{
+        Blob, ChangeKind, NewAudit, NewBrief, NewChange, NewDecision, NewSnapshot, PollResult, PollWrite, SnapRef,
+        SnapshotOrigin,
+    };
+
+    fn snap(at: DateTime<Utc>, body: &str) -> NewSnapshot {
+        NewSnapshot {
+            fetched_at: at,
+            url: "https://acme.test/models.md".into(),
+            http_status: Some(200),
+            headers: vec![("content-type".into(), "text/markdown".into())],
+            raw: Blob::new(body.as_bytes().to_vec()),
+            text: Blob::new(body.as_bytes().to_vec()),
+            rules_hash: "r1".into(),
+            origin: SnapshotOrigin::Fetch,
+        }
+    }
+
+    /// A source with two versions and a change between them, a brief, a decision answering it, a
+    /// playbook firing about it, and unrelated events before, between and after.
+    async fn scenario(store: &Store) -> (i64, i64) {
+        let t0 = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let write = |snapshots, changes, expected_latest| PollWrite {
+            source: "acme-models".into(),
+            expected_latest,
+            url: "https://acme.test/models.md".into(),
+            at: t0,
+            attempts: Vec::new(),
+            snapshots,
+            changes,
+            result: PollResult::Success {
+                validators: Default::default(),
+                changed: true,
+            },
+        };
+        let first = store
+            .commit_poll(write(vec![snap(t0, "acme-large\n")], vec![], None))
+            .await
+            .unwrap();
+        let change = NewChange {
+            kind: ChangeKind::Change,
+            before: SnapRef::Stored(first.snapshots[0]),
+            after: SnapRef::New(0),
+            diff: json!({"type": "text"}),
+        };
+        let second = store
+            .commit_poll(write(
+                vec![snap(t0 + chrono::Duration::days(1), "acme-large retires 2027-01-05\n")],
+                vec![change],
+                Some(first.snapshots[0]),
+            ))
+            .await
+            .unwrap();
+        let unrelated = |n: i64| NewAudit::new("system", "flags.reloaded", "flags", "flags", json!({"n": n}));
+        store.audit(unrelated(1)).await.unwrap();
+        let brief = store
+            .insert_brief(NewBrief {
+                change_id: second.changes[0].id,
+                source: "acme-models",
+                provider: "acme",
+                owner: None,
+                material: true,
+                category: Some("deprecation"),
+                severity: "high",
+                title: "acme-large retires on 2027-01-05",
+                body: json!({"title": "acme-large retires on 2027-01-05", "facts": []}),
+            })
+            .await
+            .unwrap();
+        store.audit(unrelated(2)).await.unwrap();
+        let d = store
+            .insert_decision(NewDecision {
+                flag: "route.chat",
+                env: "production",
+                action: "serve",
+                variant: Some("failover"),
+                reason: "move off acme-large",
+                brief_id: Some(brief),
+                origin: "playbook:retire",
+                proposed_by: "playbook:retire",
+                starts_at: None,
+                expires_at: None,
+                approvals_required: 0,
+                status: "approved",
+            })
+            .await
+            .unwrap();
+        store.audit(unrelated(3)).await.unwrap();
+        store
+            .audit(NewAudit::new(
+                "playbook:retire",
+                "playbook.fired",
+                "playbook",
+                "retire",
+                json!({"decision": d.id, "brief_id": brief}),
+            ))
+            .await
+            .unwrap();
+        // A firing about some other brief is not ours.
+        store
+            .audit(NewAudit::new(
+                "playbook:retire",
+                "playbook.fired",
+                "playbook",
+                "retire",
+                json!({"decision": 999, "brief_id": 998}),
+            ))
+            .await
+            .unwrap();
+        store.audit(unrelated(4)).await.unwrap();
+        (brief, d.id)
+    }
+
+    fn names(b: &Bundle) -> Vec<&str> {
+        b.files.iter().map(|(p, _)| p.as_str()).collect()
+    }
+
+    fn audit_actions(b: &Bundle) -> Vec<String> {
+        let jsonl = &b.files.iter().find(|(p, _)| p == "audit.jsonl").unwrap().1;
+        String::from_utf8_lossy(jsonl)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["action"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_decision_bundle_carries_its_brief_and_the_chain_contiguous_or_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("e.db").display().to_string())
+            .await
+            .unwrap();
+        let (brief, decision) = scenario(&store).await;
+        let now = DateTime::from_timestamp(1_767_400_000, 0).unwrap();
+
+        let b = bundle_with(&store, Subject::Decision(decision), "cli:test", now, MAX_CONTIGUOUS)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.root,
+            format!("signalbox-evidence-decision-{decision}-20260103T002640Z")
+        );
+        for f in [
+            "decision.json",
+            "brief.json",
+            "brief.md",
+            "brief-events.json",
+            "change.json",
+            "diff.txt",
+            "snapshots/before/raw.md",
+            "snapshots/after/normalized.txt",
+            "snapshots/after/meta.json",
+            "decisions.json",
+            "audit.jsonl",
+        ] {
+            assert!(names(&b).contains(&f), "{f} missing from {:?}", names(&b));
+        }
+        let a = &b.manifest.audit;
+        assert_eq!(a.chain, "contiguous");
+        assert!(a.verified, "{:?}", a.broken);
+        // Between the brief's creation and the playbook firing: everything, unrelated included,
+        // so the chain has no gap; nothing after the last concerned event.
+        assert_eq!(
+            audit_actions(&b),
+            [
+                "brief.created",
+                "flags.reloaded",
+                "decision.proposed",
+                "flags.reloaded",
+                "playbook.fired"
+            ]
+        );
+        assert_eq!(a.concerned.len(), 3);
+        let before_first = store.audit_before(a.first_id.unwrap()).await.unwrap().unwrap();
+        assert_eq!(a.anchor.as_deref(), Some(before_first.hash.as_str()));
+        let diff = String::from_utf8_lossy(&b.files.iter().find(|(p, _)| p == "diff.txt").unwrap().1).into_owned();
+        assert!(diff.contains("+acme-large retires 2027-01-05"), "{diff}");
+
+        // Over the limit: only the concerned events, each chained from its own predecessor.
+        let b = bundle_with(&store, Subject::Decision(decision), "cli:test", now, 2)
+            .await
+            .unwrap();
+        let a = &b.manifest.audit;
+        assert_eq!(a.chain, "partial");
+        assert!(a.verified, "{:?}", a.broken);
+        assert_eq!(
+            audit_actions(&b),
+            ["brief.created", "decision.proposed", "playbook.fired"]
+        );
+        assert_eq!(a.segments.len(), 3);
+        let mut out = Vec::new();
+        write_tar_gz(&b, &mut out).unwrap();
+        assert!(verify_archive(out.as_slice()).unwrap().ok());
+
+        // Unknown subjects are NotFound, so the command line can say so with exit 2.
+        for s in [
+            Subject::Brief(brief + 100),
+            Subject::Decision(decision + 100),
+            Subject::SourceAt {
+                source: "nope".into(),
+                at: now,
+            },
+            Subject::SourceAt {
+                source: "acme-models".into(),
+                at: DateTime::from_timestamp(1_000_000_000, 0).unwrap(),
+            },
+        ] {
+            let e = bundle_with(&store, s.clone(), "cli:test", now, MAX_CONTIGUOUS).await;
+            assert!(matches!(e, Err(EvidenceError::NotFound { .. })), "{s:?}: {e:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_version_in_force_is_the_last_fetched_at_or_before_the_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("e.db").display().to_string())
+            .await
+            .unwrap();
+        let (brief, _) = scenario(&store).await;
+        let now = DateTime::from_timestamp(1_767_400_000, 0).unwrap();
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+
+        // Before the change: the first version, introduced by no change, no brief.
+        let b = bundle_with(
+            &store,
+            Subject::SourceAt {
+                source: "acme-models".into(),
+                at: at("2026-01-01T12:00:00Z"),
+            },
+            "cli:test",
+            now,
+            MAX_CONTIGUOUS,
+        )
+        .await
+        .unwrap();
+        let raw = &b
+            .files
+            .iter()
+            .find(|(p, _)| p == "snapshots/in-force/raw.md")
+            .unwrap()
+            .1;
+        assert_eq!(raw, b"acme-large\n");
+        assert!(!names(&b).contains(&"brief.json"));
+        assert_eq!(b.manifest.subject["change"], serde_json::Value::Null);
+
+        // After it: the new version, with the change and the brief that reported it.
+        let b = bundle_with(
+            &store,
+            Subject::SourceAt {
+                source: "acme-models".into(),
+                at: at("2026-01-02T00:00:00Z"),
+            },
+            "cli:test",
+            now,
+            MAX_CONTIGUOUS,
+        )
+        .await
+        .unwrap();
+        let raw = &b
+            .files
+            .iter()
+            .find(|(p, _)| p == "snapshots/in-force/raw.md")
+            .unwrap()
+            .1;
+        assert_eq!(raw, b"acme-large retires 2027-01-05\n");
+        assert_eq!(b.manifest.subject["brief"], brief);
+        let history: serde_json::Value =
+            serde_json::from_slice(&b.files.iter().find(|(p, _)| p == "source-history.json").unwrap().1).unwrap();
+        let in_force: Vec<bool> = history["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["in_force"].as_bool().unwrap())
+            .collect();
+        assert_eq!(in_force, [false, true]);
+    }
 }

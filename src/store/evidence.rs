@@ -9,14 +9,12 @@ impl Store {
     pub async fn snapshots_around(&self, source: &str, id: i64, n: i64) -> Result<Vec<SnapshotMeta>, StoreError> {
         let mut before = self.snapshots_before(source, id + 1, n + 1).await?;
         before.reverse();
-        let after = sqlx::query(
-            "SELECT id FROM snapshots WHERE source_id = ? AND id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(source)
-        .bind(id)
-        .bind(n)
-        .fetch_all(self.pool())
-        .await?;
+        let after = sqlx::query("SELECT id FROM snapshots WHERE source_id = ? AND id > ? ORDER BY id LIMIT ?")
+            .bind(source)
+            .bind(id)
+            .bind(n)
+            .fetch_all(self.pool())
+            .await?;
         for r in after {
             if let Some(s) = self.snapshot(r.get("id")).await? {
                 before.push(s);

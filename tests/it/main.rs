@@ -3,6 +3,7 @@
 mod briefs;
 mod cli;
 mod decisions;
+mod evidence;
 mod fixture;
 mod helpers;
 mod ofrep;
