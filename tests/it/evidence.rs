@@ -88,8 +88,19 @@ fn bundle(env: &Env, args: &[&str], out: &Path) -> (Vec<String>, String, BTreeMa
     (lines, root, files)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_brief_bundle_carries_both_versions_the_diff_the_brief_and_a_verifiable_audit_chain() {
+/// A provider page that gains a retirement date between two polls, the brief triage wrote about
+/// it, acknowledged by alice.
+struct Scenario {
+    env: Env,
+    app: signalbox::server::App,
+    brief: i64,
+    /// A moment strictly between the two versions.
+    between: chrono::DateTime<chrono::Utc>,
+    old: String,
+    new: String,
+}
+
+async fn scenario() -> Scenario {
     use signalbox::briefs::BriefWriter;
     let (env, fx) = (Env::new(), Fixture::start().await);
     let old = TABLE.replace("RETIRES", "");
@@ -113,7 +124,7 @@ async fn a_brief_bundle_carries_both_versions_the_diff_the_brief_and_a_verifiabl
     let app = env.app().await;
     let src = env.source("acme-deprecations");
     app.watcher.poll(&src).await.unwrap();
-    // A moment strictly between the two versions (times are stored in milliseconds).
+    // Times are stored in milliseconds: step clear of both polls.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let between = chrono::Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -130,9 +141,31 @@ async fn a_brief_bundle_carries_both_versions_the_diff_the_brief_and_a_verifiabl
     );
     assert_eq!(writer.run_once().await.unwrap(), 1);
     let store = &app.watcher.store;
-    let id = store.briefs(&Default::default()).await.unwrap()[0].id;
-    store.transition_brief(id, "acknowledged", "alice", None).await.unwrap();
+    let brief = store.briefs(&Default::default()).await.unwrap()[0].id;
+    store
+        .transition_brief(brief, "acknowledged", "alice", None)
+        .await
+        .unwrap();
+    Scenario {
+        env,
+        app,
+        brief,
+        between,
+        old,
+        new,
+    }
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_brief_bundle_carries_both_versions_the_diff_the_brief_and_a_verifiable_audit_chain() {
+    let Scenario {
+        env,
+        app: _app,
+        brief: id,
+        between,
+        old,
+        new,
+    } = scenario().await;
     let out = env.dir.path().join("brief.tar.gz");
     let (lines, root, files) = bundle(&env, &["evidence", "--brief", &id.to_string()], &out);
     let archive = std::fs::read(&out).unwrap();
@@ -296,4 +329,64 @@ async fn a_brief_bundle_carries_both_versions_the_diff_the_brief_and_a_verifiabl
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("at or before"), "{}", text(&o.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_audit_chain_is_still_bundled_says_so_and_fails() {
+    let Scenario { env, app, brief, .. } = scenario().await;
+    app.watcher.store.close().await;
+    // Someone goes around signalbox and rewrites the acknowledgement in the database.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER audit_events_no_update")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE action = 'brief.acknowledged'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let ack: i64 = sqlx::query_scalar("SELECT id FROM audit_events WHERE action = 'brief.acknowledged'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let out = env.dir.path().join("broken.tar.gz");
+    let o = signalbox(
+        &env,
+        &[
+            "evidence",
+            "--brief",
+            &brief.to_string(),
+            "--out",
+            &out.display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(&format!("does not hold at event {ack}")),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(text(&o.stdout).lines().next(), Some(out.display().to_string().as_str()));
+    let archive = std::fs::read(&out).unwrap();
+    let manifest = untar(&archive)
+        .into_iter()
+        .find(|(p, _)| p.ends_with("/manifest.json"))
+        .map(|(_, b)| serde_json::from_slice::<Value>(&b).unwrap())
+        .unwrap();
+    assert_eq!(manifest["audit"]["verified"], false);
+    assert_eq!(manifest["audit"]["broken"]["id"], ack);
+    let readme = untar(&archive)
+        .into_iter()
+        .find(|(p, _)| p.ends_with("/README.txt"))
+        .unwrap()
+        .1;
+    assert!(text(&readme).contains("did NOT hold"));
+
+    let o = signalbox(&env, &["evidence", "verify", &out.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains(&format!("event {ack}")), "{}", text(&o.stderr));
 }
