@@ -1,8 +1,8 @@
 //! The commands themselves.
 
 use super::{
-    AuditCommand, BriefFormat, BriefsCommand, Command, Failure, FlagsCommand, Format, NotifyCommand, SourcesCommand,
-    TokenCommand,
+    AuditCommand, BriefFormat, BriefsCommand, Command, EvidenceCommand, EvidenceOf, Failure, FlagsCommand, Format,
+    NotifyCommand, SourcesCommand, TokenCommand,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use signalbox::config::{Settings, Source, sources};
@@ -84,6 +84,17 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
             &rules,
             format,
         ),
+        Command::Evidence {
+            command: Some(EvidenceCommand::Verify { path, format }),
+            ..
+        } => evidence_verify(&path, format),
+        Command::Evidence {
+            command: None,
+            of,
+            at,
+            out,
+            format,
+        } => evidence(s, of, at.as_deref(), out, format).await,
         Command::DefaultConfig => {
             print!("{}", signalbox::config::settings::DEFAULT_CONFIG);
             Ok(())
@@ -658,6 +669,122 @@ async fn transition(store: &Store, id: i64, to: &str, actor: &str, reason: Optio
         Err(signalbox::store::TransitionError::Store(e)) => Err(runtime(e)),
         Err(e) => Err(Failure::Usage(e.to_string())),
     }
+}
+
+/// Writes the evidence bundle about one brief, decision or source-at-a-time.
+async fn evidence(
+    s: Settings,
+    of: EvidenceOf,
+    at: Option<&str>,
+    out: Option<std::path::PathBuf>,
+    format: Format,
+) -> Result<(), Failure> {
+    use signalbox::evidence::{self, EvidenceError, Subject};
+    // clap lets `--at` through beside `--brief`: `--source`, which it requires, conflicts with
+    // `--brief`, and clap counts a conflicting requirement as met.
+    if at.is_some() && of.source.is_none() {
+        return Err(Failure::Usage("--at goes with --source ID".into()));
+    }
+    let subject = match (of.brief, of.decision, of.source) {
+        (Some(id), _, _) => Subject::Brief(id),
+        (_, Some(id), _) => Subject::Decision(id),
+        (_, _, Some(source)) => {
+            let text = at.ok_or_else(|| Failure::Usage("--source needs --at TIME".into()))?;
+            let at = parse_time(text).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "cannot read time `{text}` (use RFC 3339, YYYY-MM-DD or YYYY-MM-DD HH:MM)"
+                ))
+            })?;
+            Subject::SourceAt { source, at }
+        }
+        _ => {
+            return Err(Failure::Usage(
+                "say what the bundle is about: --brief ID, --decision ID or --source ID --at TIME".into(),
+            ));
+        }
+    };
+    let store = open_store(&s).await?;
+    let result = evidence::bundle(&store, subject, &cli_actor()).await;
+    store.close().await;
+    let bundle = result.map_err(|e| match e {
+        EvidenceError::NotFound { .. } => Failure::Usage(e.to_string()),
+        e => runtime(e),
+    })?;
+    let mut bytes = Vec::new();
+    evidence::write_tar_gz(&bundle, &mut bytes).map_err(runtime)?;
+    let path = out.unwrap_or_else(|| std::path::PathBuf::from(bundle.file_name()));
+    // Written beside the target and renamed, so an interrupted run never leaves half an archive
+    // under the name a recipient would trust.
+    let mut partial = path.clone().into_os_string();
+    partial.push(".partial");
+    let write = std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path));
+    if let Err(e) = write {
+        let _ = std::fs::remove_file(&partial);
+        return Err(Failure::Runtime(format!("cannot write {}: {e}", path.display())));
+    }
+    let sha = signalbox::store::sha256_hex(&bytes);
+    let audit = &bundle.manifest.audit;
+    if format == Format::Json {
+        print_json(&serde_json::json!({
+            "path": path, "sha256": sha, "bytes": bytes.len(), "root": bundle.root,
+            "subject": bundle.manifest.subject, "files": bundle.manifest.files.len(), "audit": audit,
+        }));
+    } else {
+        println!("{}", path.display());
+        println!("sha256 {sha}");
+        eprintln!(
+            "{} files, {} audit events ({} chain{}); send the sha256 above to the recipient separately",
+            bundle.manifest.files.len(),
+            audit.events,
+            audit.chain,
+            if audit.verified { ", verified" } else { "" }
+        );
+    }
+    match &audit.broken {
+        None => Ok(()),
+        Some(b) => Err(Failure::Runtime(format!(
+            "warning: the audit chain does not hold{}: {}; the bundle was written anyway and says so",
+            b.id.map(|id| format!(" at event {id}")).unwrap_or_default(),
+            b.reason
+        ))),
+    }
+}
+
+/// Checks an evidence archive someone handed over.
+fn evidence_verify(path: &std::path::Path, format: Format) -> Result<(), Failure> {
+    use sha2::Digest;
+    let open = || std::fs::File::open(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())));
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut open()?, &mut hasher).map_err(|e| runtime(format!("{}: {e}", path.display())))?;
+    let sha = hex::encode(hasher.finalize());
+    let report = signalbox::evidence::verify_archive(std::io::BufReader::new(open()?))
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", path.display())))?;
+    if format == Format::Json {
+        let mut v = serde_json::to_value(&report).expect("the report serializes");
+        v["ok"] = report.ok().into();
+        v["sha256"] = sha.clone().into();
+        print_json(&v);
+    }
+    if report.ok() {
+        if format != Format::Json {
+            println!(
+                "OK: {} files match the manifest; {} audit events verify ({} chain, anchor {}, head {})",
+                report.files_checked,
+                report.audit_events_checked,
+                report.chain,
+                report.anchor.as_deref().unwrap_or("-"),
+                report.head.as_deref().unwrap_or("-"),
+            );
+            println!("sha256 {sha}");
+        }
+        return Ok(());
+    }
+    let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    Err(Failure::Runtime(format!(
+        "{} does not verify:\n  {}",
+        path.display(),
+        problems.join("\n  ")
+    )))
 }
 
 /// Runs extract → triage on two local files, exactly as the server will on two snapshots.

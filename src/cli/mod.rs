@@ -147,8 +147,52 @@ enum Command {
         #[arg(long)]
         exit_when_done: bool,
     },
+    /// Write an evidence bundle (snapshots, diff, brief, decisions, audit chain, manifest), or
+    /// check one with `evidence verify FILE`.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Evidence {
+        #[command(subcommand)]
+        command: Option<EvidenceCommand>,
+        #[command(flatten)]
+        of: EvidenceOf,
+        /// With --source: the time the version in force is wanted for (RFC 3339, or YYYY-MM-DD
+        /// for the end of that day, UTC).
+        #[arg(long, requires = "source")]
+        at: Option<String>,
+        /// Where to write the archive (default: its folder name + .tar.gz, here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Print a commented example settings file.
     DefaultConfig,
+}
+
+/// What an evidence bundle is about: exactly one of these.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct EvidenceOf {
+    /// A change brief, with its change, snapshots, decisions and audit events.
+    #[arg(long)]
+    brief: Option<i64>,
+    /// A decision, and the brief it answers.
+    #[arg(long)]
+    decision: Option<i64>,
+    /// A source: the version in force at --at, and the change that brought it.
+    #[arg(long, requires = "at")]
+    source: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Check an evidence archive: every file against its manifest, the audit chain from its
+    /// anchor. Exit 1 and name the first problem if anything does not hold.
+    Verify {
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]

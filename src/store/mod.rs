@@ -7,6 +7,7 @@
 mod audit;
 mod briefs;
 mod decisions;
+mod evidence;
 mod notify;
 mod sqlite;
 mod tokens;

@@ -4,6 +4,7 @@ mod briefs;
 mod cli;
 mod decisions;
 mod demo;
+mod evidence;
 mod fixture;
 mod helpers;
 mod notify;
