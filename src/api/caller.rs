@@ -28,7 +28,7 @@ pub enum CallerError {
     Missing,
     #[error("invalid or revoked API token")]
     Invalid,
-    #[error("this token lacks the `{0}` scope")]
+    #[error("this token lacks the scope this needs: {0}")]
     Forbidden(&'static str),
     #[error("invalid or expired event-stream channel; fetch the bulk evaluation again for a new one")]
     BadChannel,

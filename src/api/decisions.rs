@@ -30,7 +30,9 @@ fn reader(caller: Caller) -> Result<Caller, CallerError> {
     if s.allows(Scope::DecisionsPropose) || s.allows(Scope::DecisionsApprove) || s.allows(Scope::BriefsWrite) {
         Ok(caller)
     } else {
-        Err(CallerError::Forbidden("decisions:propose"))
+        Err(CallerError::Forbidden(
+            "decisions:propose, decisions:approve or briefs:write",
+        ))
     }
 }
 

@@ -705,11 +705,16 @@ async fn evidence(
     };
     let store = open_store(&s).await?;
     let result = evidence::bundle(&store, subject, &cli_actor()).await;
-    store.close().await;
-    let bundle = result.map_err(|e| match e {
-        EvidenceError::NotFound { .. } => Failure::Usage(e.to_string()),
-        e => runtime(e),
-    })?;
+    let bundle = match result {
+        Ok(b) => b,
+        Err(e) => {
+            store.close().await;
+            return Err(match e {
+                EvidenceError::NotFound { .. } => Failure::Usage(e.to_string()),
+                e => runtime(e),
+            });
+        }
+    };
     let mut bytes = Vec::new();
     evidence::write_tar_gz(&bundle, &mut bytes).map_err(runtime)?;
     let path = out.unwrap_or_else(|| std::path::PathBuf::from(bundle.file_name()));
@@ -723,6 +728,19 @@ async fn evidence(
         return Err(Failure::Runtime(format!("cannot write {}: {e}", path.display())));
     }
     let sha = signalbox::store::sha256_hex(&bytes);
+    // Who took what out of the system is itself part of the record. (After the bundle was built,
+    // so the bundle never contains its own export.)
+    let exported = store
+        .audit(signalbox::store::NewAudit::new(
+            &cli_actor(),
+            "evidence.exported",
+            "evidence",
+            &bundle.root,
+            serde_json::json!({"subject": bundle.manifest.subject, "sha256": sha, "path": path.display().to_string()}),
+        ))
+        .await;
+    store.close().await;
+    exported.map_err(runtime)?;
     let audit = &bundle.manifest.audit;
     if format == Format::Json {
         print_json(&serde_json::json!({

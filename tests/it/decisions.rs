@@ -60,6 +60,7 @@ const TOKENS: &[(&str, &[&str], &str)] = &[
     ("sam", &["decisions:approve"], "staging"),
     ("oncall", &["briefs:write"], "production"),
     ("auditor", &["audit:read"], "production"),
+    ("admin-less", &["decisions:propose", "briefs:write"], "production"),
 ];
 
 async fn setup(with_status_source: Option<&Fixture>) -> Setup {
@@ -614,4 +615,31 @@ async fn a_person_who_reverts_a_playbook_failover_has_the_last_word_until_the_ou
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["playbook.fired", "playbook.rearmed", "playbook.fired"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_client_error_has_a_json_body() {
+    let s = setup(None).await;
+    let c = reqwest::Client::new();
+    for (method, path, status) in [
+        (reqwest::Method::GET, "/api/v1/briefs/abc", 400),
+        (reqwest::Method::GET, "/api/v1/decisions?status=active&bogus=1", 400),
+        (reqwest::Method::GET, "/no/such/route", 404),
+        (reqwest::Method::DELETE, "/api/v1/decisions", 405),
+        (reqwest::Method::POST, "/api/v1/decisions", 400),
+    ] {
+        let r = c
+            .request(method.clone(), format!("{}{path}", s.run.base))
+            .bearer_auth(&s.tokens["admin-less"])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{method} {path}");
+        let v: Value = r.json().await.unwrap();
+        assert!(
+            v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {v}"
+        );
+    }
 }

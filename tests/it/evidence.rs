@@ -278,6 +278,18 @@ async fn a_brief_bundle_carries_both_versions_the_diff_the_brief_and_a_verifiabl
     let ack = lines.iter().find(|l| l["action"] == "brief.acknowledged").unwrap();
     assert!(audit["concerned"].as_array().unwrap().contains(&ack["id"]));
 
+    // The export itself is in the audit log, with the archive's hash.
+    let o = signalbox(
+        &env,
+        &["audit", "list", "--action", "evidence.exported", "--format", "json"],
+    );
+    let exported: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        exported[0]["payload"]["sha256"].as_str(),
+        Some(sha256(&archive).as_str()),
+        "{exported}"
+    );
+
     // `evidence verify` agrees; one flipped byte in a re-packed archive names the file.
     let o = signalbox(&env, &["evidence", "verify", &out.display().to_string()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
