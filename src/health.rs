@@ -28,6 +28,12 @@ pub struct SourceRow {
     pub next_run: Option<DateTime<Utc>>,
     /// `ok`, `failing`, `broken` (reached the broken threshold), `pending` (never polled) or `disabled`.
     pub health: &'static str,
+    /// False for a URL that was not confirmed in public material and has not been fetched
+    /// successfully yet.
+    pub verified: bool,
+    pub renders_with_js: bool,
+    pub alternative: Option<String>,
+    pub note: Option<String>,
 }
 
 pub async fn source_rows(
@@ -83,6 +89,10 @@ pub async fn source_rows(
                 last_error: if healthy { None } else { st.last_error },
                 next_run,
                 health,
+                verified: src.confirmed || st.last_success.is_some(),
+                renders_with_js: src.renders_with_js,
+                alternative: src.alternative.clone(),
+                note: src.note.clone(),
             }
         })
         .collect())

@@ -4,7 +4,7 @@
 
 use crate::api::{self, AppState};
 use crate::auth::{Principal, Scope, Scopes, TokenCache};
-use crate::config::{Settings, Source, SourceErrors, sources};
+use crate::config::{Settings, Source, SourceErrors};
 use crate::fetch::Fetcher;
 use crate::flags::{FlagService, ServiceError, Telemetry};
 use crate::scheduler;
@@ -68,7 +68,7 @@ impl App {
     }
 
     pub async fn build_with_observer(settings: Settings, observer: Arc<dyn ChangeObserver>) -> Result<App, AppError> {
-        let sources = sources::load_dir(&settings.sources)?;
+        let sources = settings.load_sources()?;
         let store = Store::open(&settings.database).await?;
         let fetcher = Fetcher::new(settings.fetch.clone(), settings.allow_private_networks)?;
         Ok(App {

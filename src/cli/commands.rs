@@ -268,7 +268,7 @@ async fn dry_run_check(s: Settings, id: &str) -> Result<(), Failure> {
 }
 
 async fn list(s: Settings, format: Format) -> Result<(), Failure> {
-    let list = sources::load_dir(&s.sources).map_err(|e| Failure::Usage(e.to_string()))?;
+    let list = s.load_sources().map_err(|e| Failure::Usage(e.to_string()))?;
     let store = open_store(&s).await?;
     let rows = source_rows(&store, &list, &s.scheduler).await.map_err(runtime)?;
     store.close().await;
@@ -281,23 +281,41 @@ async fn list(s: Settings, format: Format) -> Result<(), Failure> {
             .unwrap_or_else(|| "-".into())
     };
     println!(
-        "{:<36} {:<12} {:<11} {:<8} {:<16} {:<16} {:>5} {:<16} LAST ERROR",
+        "{:<36} {:<12} {:<11} {:<10} {:<16} {:<16} {:>5} {:<16} LAST ERROR / NOTE",
         "ID", "PROVIDER", "KIND", "HEALTH", "LAST SUCCESS", "LAST CHANGE", "FAILS", "NEXT RUN"
     );
     for r in rows {
+        let marks = [
+            (!r.verified).then(|| "unverified URL".to_owned()),
+            r.renders_with_js.then(|| {
+                format!(
+                    "needs JavaScript; watched instead: {}",
+                    r.alternative.as_deref().unwrap_or("-")
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
         println!(
-            "{:<36} {:<12} {:<11} {:<8} {:<16} {:<16} {:>5} {:<16} {}",
+            "{:<36} {:<12} {:<11} {:<10} {:<16} {:<16} {:>5} {:<16} {}{}",
             r.id,
             r.provider,
             r.kind,
-            r.health,
+            if !r.verified && r.health == "pending" {
+                "unverified"
+            } else {
+                r.health
+            },
             fmt_t(r.last_success),
             fmt_t(r.last_change),
             r.consecutive_failures,
             fmt_t(r.next_run),
             r.last_error_class
-                .map(|c| format!("{c}: {}", r.last_error.unwrap_or_default()))
-                .unwrap_or_default()
+                .map(|c| format!("{c}: {} ", r.last_error.unwrap_or_default()))
+                .unwrap_or_default(),
+            marks
         );
     }
     Ok(())

@@ -33,6 +33,17 @@ pub struct Settings {
     pub triage: TriageSettings,
     pub decisions: DecisionSettings,
     pub notify: NotifySettings,
+    pub catalogue: CatalogueSettings,
+}
+
+/// Which part of the source catalogue to watch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogueSettings {
+    /// Providers to watch (`openai`, `anthropic`, ...); empty: all.
+    pub providers: Vec<String>,
+    /// Document types to watch (`status`, `pricing`, `deprecations`, ...); empty: all.
+    pub doc_types: Vec<String>,
 }
 
 /// Notifications: where briefs, approvals, playbook firings, broken sources and deadlines go.
@@ -84,6 +95,35 @@ impl Default for DecisionSettings {
 }
 
 impl Settings {
+    /// The source catalogue with the settings' selection applied (unselected sources disabled).
+    pub fn load_sources(&self) -> Result<Vec<crate::config::Source>, crate::config::SourceErrors> {
+        let mut all = crate::config::sources::load_dir(&self.sources)?;
+        let mut problems = Vec::new();
+        for d in &self.catalogue.doc_types {
+            if crate::config::DocType::parse(d).is_none() {
+                problems.push(crate::config::sources::Problem {
+                    file: PathBuf::from("settings"),
+                    line: 0,
+                    message: format!("catalogue.doc_types names an unknown doc_type `{d}`"),
+                });
+            }
+        }
+        for p in &self.catalogue.providers {
+            if !all.iter().any(|s| s.provider == *p) {
+                problems.push(crate::config::sources::Problem {
+                    file: PathBuf::from("settings"),
+                    line: 0,
+                    message: format!("catalogue.providers names `{p}`, which no source file declares"),
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(crate::config::SourceErrors(problems));
+        }
+        crate::config::sources::select(&mut all, &self.catalogue.providers, &self.catalogue.doc_types);
+        Ok(all)
+    }
+
     pub fn playbooks_path(&self) -> PathBuf {
         self.decisions
             .playbooks
@@ -155,6 +195,7 @@ impl Default for Settings {
             triage: TriageSettings::default(),
             decisions: DecisionSettings::default(),
             notify: NotifySettings::default(),
+            catalogue: CatalogueSettings::default(),
         }
     }
 }
@@ -301,6 +342,10 @@ rules = []                  # extra classification rules files, added to the shi
 production_envs = ["production"]  # decisions here need the flag's metadata.approvals approvers (default 2)
 # playbooks = "./flags/playbooks.toml"  # pre-approved decisions; default <flags>/playbooks.toml
 tick_ms = 1000              # scheduled starts, expiries and playbook quiet periods are checked this often
+
+[catalogue]
+providers = []              # watch only these providers' sources (e.g. ["openai", "anthropic"]); empty: all
+doc_types = []              # and only these document types (e.g. ["status", "deprecations"]); empty: all
 
 [notify]
 public_url = ""             # e.g. "https://signalbox.example.com", for links in messages

@@ -78,6 +78,15 @@ pub struct Source {
     /// Extra request headers (values of the form `${NAME}` are read from the environment).
     pub headers: Vec<(String, String)>,
     pub enabled: bool,
+    /// `false` for a URL that follows the vendor's usual pattern but was not confirmed in public
+    /// material: shown as unverified until its first successful fetch.
+    pub confirmed: bool,
+    /// The page needs JavaScript to render (a plain fetch sees a placeholder): kept in the
+    /// catalogue, disabled, with `alternative` naming the machine-readable source watched instead.
+    pub renders_with_js: bool,
+    pub alternative: Option<String>,
+    /// Free text for people reading the catalogue.
+    pub note: Option<String>,
     /// Where it was declared, for messages.
     pub file: PathBuf,
     pub line: usize,
@@ -126,6 +135,18 @@ pub fn is_config_file(path: &Path, extensions: &[&str]) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| extensions.contains(&e))
+}
+
+/// Which sources of the catalogue to watch: the ones whose provider and doc_type are selected (an
+/// empty list selects all). The others stay listed, disabled.
+pub fn select(sources: &mut [Source], providers: &[String], doc_types: &[String]) {
+    for s in sources {
+        let provider_ok = providers.is_empty() || providers.iter().any(|p| *p == s.provider);
+        let doc_type_ok = doc_types.is_empty() || doc_types.iter().any(|d| d == s.doc_type.as_str());
+        if !(provider_ok && doc_type_ok) {
+            s.enabled = false;
+        }
+    }
 }
 
 /// Loads and validates every source file in `dir`; all problems, or all sources.
@@ -180,6 +201,18 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Source>, SourceErrors> {
             seen.insert(s.id.clone(), (s.file.clone(), s.line));
         }
     }
+    // An `alternative` must be a source of the catalogue.
+    for s in &sources {
+        if let Some(a) = &s.alternative
+            && !seen.contains_key(a)
+        {
+            problems.push(Problem {
+                file: s.file.clone(),
+                line: s.line,
+                message: format!("`alternative` names `{a}`, which is not a declared source"),
+            });
+        }
+    }
     if problems.is_empty() {
         Ok(sources)
     } else {
@@ -201,6 +234,10 @@ const SOURCE_KEYS: &[&str] = &[
     "ignore",
     "headers",
     "enabled",
+    "confirmed",
+    "renders_with_js",
+    "alternative",
+    "note",
 ];
 
 /// Parses one file; returns the valid sources and the problems (a source with a problem is left out).
@@ -300,6 +337,19 @@ impl Ctx<'_> {
                         known.join(", ")
                     ),
                 );
+            }
+        }
+    }
+
+    /// A boolean key, `default` when absent (a wrong type is a problem).
+    fn flag(&mut self, t: &Table<'_>, key: &str, default: bool) -> bool {
+        match self.value(t, key).map(|v| (v.get_ref(), v.span())) {
+            None => default,
+            Some((DeValue::Boolean(b), _)) => *b,
+            Some((other, span)) => {
+                let l = self.line(span.start);
+                self.problem(l, format!("`{key}` must be true or false, found {}", type_name(other)));
+                default
             }
         }
     }
@@ -472,19 +522,19 @@ impl Ctx<'_> {
         }
 
         let headers = self.headers(t);
-        let enabled = match self.value(t, "enabled").map(|v| (v.get_ref(), v.span())) {
-            None => true,
-            Some((DeValue::Boolean(b), _)) => *b,
-            Some((other, span)) => {
-                let l = self.line(span.start);
-                self.problem(
-                    l,
-                    format!("`enabled` must be true or false, found {}", type_name(other)),
-                );
-                true
-            }
-        };
-
+        let enabled = self.flag(t, "enabled", true);
+        let confirmed = self.flag(t, "confirmed", true);
+        let renders_with_js = self.flag(t, "renders_with_js", false);
+        let alternative = self.string(t, "alternative", line, false).map(|a| a.0);
+        let note = self.string(t, "note", line, false).map(|n| n.0);
+        if renders_with_js && enabled {
+            self.problem(
+                line,
+                "a page that needs JavaScript to render cannot be watched by a plain fetch: set `enabled = false` \
+                 and name the machine-readable source watched instead in `alternative`"
+                    .into(),
+            );
+        }
         if self.problems.len() > before {
             return None;
         }
@@ -504,6 +554,10 @@ impl Ctx<'_> {
             },
             headers,
             enabled,
+            confirmed,
+            renders_with_js,
+            alternative,
+            note,
             file: self.file.to_path_buf(),
             line,
         })
@@ -666,5 +720,69 @@ frobnicate = 1
         assert_eq!(err.0.len(), 1, "{err}");
         assert!(err.0[0].message.contains("duplicate source id `acme-status`"));
         assert!(err.0[0].file.ends_with("b.toml"));
+    }
+
+    const CATALOGUE: &str = r#"provider = "acme"
+
+[[source]]
+id = "acme-deprecations-page"
+kind = "html"
+url = "https://docs.acme.example/deprecations"
+doc_type = "deprecations"
+renders_with_js = true
+enabled = false
+alternative = "acme-sdk-releases"
+note = "the page shows Loading... without JavaScript"
+
+[[source]]
+id = "acme-sdk-releases"
+kind = "feed"
+url = "https://github.com/acme/acme-python/releases.atom"
+doc_type = "changelog"
+confirmed = false
+"#;
+
+    #[test]
+    fn catalogue_marks_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("acme.toml"), CATALOGUE).unwrap();
+        let all = load_dir(dir.path()).unwrap();
+        assert!(all[0].renders_with_js && !all[0].enabled);
+        assert_eq!(all[0].alternative.as_deref(), Some("acme-sdk-releases"));
+        assert!(!all[1].confirmed && all[1].enabled);
+
+        // A JavaScript page left enabled, and an alternative that does not exist.
+        std::fs::write(dir.path().join("acme.toml"), CATALOGUE.replace("enabled = false\n", "")).unwrap();
+        let err = load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("acme.toml:3: a page that needs JavaScript"), "{err}");
+        let bad = CATALOGUE.replace("alternative = \"acme-sdk-releases\"", "alternative = \"nope\"");
+        std::fs::write(dir.path().join("acme.toml"), bad).unwrap();
+        let err = load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("`nope`, which is not a declared source"), "{err}");
+        std::fs::write(
+            dir.path().join("acme.toml"),
+            CATALOGUE.replace("confirmed = false", "confirmed = \"no\""),
+        )
+        .unwrap();
+        assert!(
+            load_dir(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("`confirmed` must be true or false")
+        );
+    }
+
+    #[test]
+    fn the_settings_select_providers_and_doc_types() {
+        let (mut all, p) = parse_file(Path::new("a.toml"), GOOD);
+        assert!(p.is_empty());
+        let (other, _) = parse_file(
+            Path::new("b.toml"),
+            &GOOD.replace("\"acme\"", "\"globex\"").replace("acme-", "globex-"),
+        );
+        all.extend(other);
+        select(&mut all, &["acme".into()], &["status".into()]);
+        let on: Vec<&str> = all.iter().filter(|s| s.enabled).map(|s| s.id.as_str()).collect();
+        assert_eq!(on, ["acme-status"]);
     }
 }
