@@ -141,7 +141,7 @@ pub fn is_config_file(path: &Path, extensions: &[&str]) -> bool {
 /// empty list selects all). The others stay listed, disabled.
 pub fn select(sources: &mut [Source], providers: &[String], doc_types: &[String]) {
     for s in sources {
-        let provider_ok = providers.is_empty() || providers.iter().any(|p| *p == s.provider);
+        let provider_ok = providers.is_empty() || providers.contains(&s.provider);
         let doc_type_ok = doc_types.is_empty() || doc_types.iter().any(|d| d == s.doc_type.as_str());
         if !(provider_ok && doc_type_ok) {
             s.enabled = false;
