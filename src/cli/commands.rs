@@ -34,6 +34,14 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
         Command::Sources {
             command: SourcesCommand::List { format },
         } => list(s, format).await,
+        Command::Sources {
+            command: SourcesCommand::Catalogue { dir },
+        } => {
+            let all =
+                sources::load_dir(dir.as_deref().unwrap_or(&s.sources)).map_err(|e| Failure::Usage(e.to_string()))?;
+            print!("{}", sources::catalogue_markdown(&all));
+            Ok(())
+        }
         Command::History { source, format } => history(s, &source, format).await,
         Command::Show { source, at, format } => show(s, &source, at.as_deref(), format).await,
         Command::Flags {

@@ -331,6 +331,11 @@ enum SourcesCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// The catalogue of source files as a Markdown table (the one in docs/sources.md).
+    Catalogue {
+        /// Directory to read (default: the configured sources directory).
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Why a command failed, and so which exit status it gets.

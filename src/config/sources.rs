@@ -137,6 +137,38 @@ pub fn is_config_file(path: &Path, extensions: &[&str]) -> bool {
         .is_some_and(|e| extensions.contains(&e))
 }
 
+/// The catalogue as a Markdown table, one row per source, by provider then id: what docs/sources.md
+/// shows (a test keeps the two equal).
+pub fn catalogue_markdown(sources: &[Source]) -> String {
+    let mut rows: Vec<&Source> = sources.iter().collect();
+    rows.sort_by(|a, b| (&a.provider, &a.id).cmp(&(&b.provider, &b.id)));
+    let mut out = String::from(
+        "| Provider | Source | Watches | Kind | URL | Schedule | State |\n|---|---|---|---|---|---|---|\n",
+    );
+    for s in rows {
+        let state = match (s.enabled, s.renders_with_js, s.confirmed) {
+            (_, true, _) => format!(
+                "off: needs JavaScript; watched instead: `{}`",
+                s.alternative.as_deref().unwrap_or("-")
+            ),
+            (false, _, _) => "off".to_owned(),
+            (true, _, false) => "on, unverified URL".to_owned(),
+            (true, _, true) => "on".to_owned(),
+        };
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} | <{}> | `{}` | {} |\n",
+            s.provider,
+            s.id,
+            s.doc_type.as_str().replace('_', " "),
+            s.kind.as_str(),
+            s.url,
+            s.schedule.expr(),
+            state
+        ));
+    }
+    out
+}
+
 /// Which sources of the catalogue to watch: the ones whose provider and doc_type are selected (an
 /// empty list selects all). The others stay listed, disabled.
 pub fn select(sources: &mut [Source], providers: &[String], doc_types: &[String]) {
