@@ -4,6 +4,8 @@
 //! reports every problem of every file with its line (serde stops at the first), and semantic
 //! checks (cron, selectors, regexes, URLs, duplicate ids) point at the offending value.
 
+mod status;
+
 use super::schedule::Schedule;
 use crate::extract::{Kind, Rules};
 use serde::Serialize;
@@ -199,6 +201,10 @@ const SOURCE_KEYS: &[&str] = &[
     "remove",
     "json_path",
     "ignore",
+    "platform",
+    "product",
+    "keyword",
+    "component",
     "headers",
     "enabled",
 ];
@@ -471,6 +477,7 @@ impl Ctx<'_> {
             }
         }
 
+        let status = self.status_options(t, line, kind);
         let headers = self.headers(t);
         let enabled = match self.value(t, "enabled").map(|v| (v.get_ref(), v.span())) {
             None => true,
@@ -501,6 +508,7 @@ impl Ctx<'_> {
                 remove: remove.into_iter().map(|s| s.0).collect(),
                 json_path: json_path.map(|s| s.0),
                 ignore: ignore.into_iter().map(|s| s.0).collect(),
+                status,
             },
             headers,
             enabled,
