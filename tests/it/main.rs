@@ -8,5 +8,6 @@ mod helpers;
 mod notify;
 mod ofrep;
 mod server;
+mod status_adapters;
 mod watcher;
 mod watcher_edges;
