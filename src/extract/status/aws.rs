@@ -6,7 +6,9 @@
 //!
 //! Updates are grouped into incidents by that ARN when there is one, else by their summary: an
 //! incident is the run of updates with the same summary up to and including its resolution, so a
-//! summary AWS reuses months later ("Increased Error Rates") starts a new incident.
+//! summary AWS reuses months later ("Increased Error Rates") starts a new incident. The feed covers
+//! one service in one region, so "Service is operating normally" ends every incident still open,
+//! and closes the only open one even when its summary was reworded.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -32,6 +34,8 @@ struct Update {
     level: Option<String>,
     summary: String,
     status: &'static str,
+    /// "Service is operating normally": the level speaks for the whole service.
+    service_normal: bool,
     severity: ComponentStatus,
     raw: String,
 }
@@ -54,7 +58,8 @@ fn update(item: Item) -> Update {
     }
     let summary = rest.trim().to_owned();
 
-    let status = if level.as_ref().is_some_and(|(_, effect)| effect.is_none()) {
+    let service_normal = level.as_ref().is_some_and(|(_, effect)| effect.is_none());
+    let status = if service_normal {
         "resolved"
     } else if let Some(tag) = tags.iter().find_map(|t| lifecycle_in(t)) {
         tag
@@ -70,6 +75,7 @@ fn update(item: Item) -> Update {
         level: level.map(|(written, _)| written),
         summary,
         status,
+        service_normal,
         severity,
         raw,
         item,
@@ -83,36 +89,60 @@ pub(super) fn read(items: Vec<Item>, component: &str) -> Vec<Read> {
     // Oldest first: each update joins the open incident of its key, or starts one.
     let mut incidents: Vec<(String, Vec<Update>)> = Vec::new();
     let mut open: HashMap<String, usize> = HashMap::new();
+    // Incidents that a later "Service is operating normally" ended without naming them (AWS may
+    // word the resolution's summary differently from the opening's).
+    let mut ended: Vec<bool> = Vec::new();
     for u in updates {
         let arn = u.item.id.starts_with("arn:aws:health").then(|| u.item.id.clone());
         let key = arn.clone().unwrap_or_else(|| u.summary.to_lowercase());
-        let closes = is_closed(u.status);
-        let idx = match open.get(&key) {
-            Some(&idx) => idx,
+        // A resolution reworded from the opening ("Elevated API Errors" closing "Increased Error
+        // Rates") still closes the one incident that is open.
+        let sole_open = (u.service_normal && arn.is_none() && open.len() == 1)
+            .then(|| open.values().next().copied())
+            .flatten();
+        let idx = match open.get(&key).copied().or(sole_open) {
+            Some(idx) => idx,
             None => {
                 // The first update's time tells incidents with the same summary apart.
-                let id = arn.unwrap_or_else(|| match u.item.published {
+                let id = arn.clone().unwrap_or_else(|| match u.item.published {
                     Some(t) => format!("{key} @ {}", utc(t)),
                     None => key.clone(),
                 });
                 incidents.push((id, Vec::new()));
+                ended.push(false);
                 incidents.len() - 1
             }
         };
+        let closes = is_closed(u.status);
         incidents[idx].1.push(u);
-        // An ARN names one event for good, updates after its resolution included.
-        if closes && !key.starts_with("arn:") {
+        if incidents[idx].1.last().is_some_and(|u| u.service_normal) {
+            // The service as a whole is fine again: whatever else was open is over. Event ARNs stay
+            // known, so that a later update of the same event joins it.
+            for &other in open.values().filter(|&&o| o != idx) {
+                ended[other] = true;
+            }
+            open.retain(|k, _| k.starts_with("arn:"));
+        } else if closes && arn.is_none() {
             open.remove(&key);
-        } else {
+            continue;
+        }
+        // An ARN names one event for good, updates after its resolution included.
+        if arn.is_some() || !closes {
             open.insert(key, idx);
         }
     }
 
     incidents
         .into_iter()
-        .filter_map(|(id, updates)| {
+        .zip(ended)
+        .filter_map(|((id, updates), ended)| {
             let first = updates.first()?;
             let last = updates.last()?;
+            let status = if ended && !is_closed(last.status) {
+                "resolved"
+            } else {
+                last.status
+            };
             // The worst level any update of the incident announced.
             let worst = updates
                 .iter()
@@ -122,7 +152,7 @@ pub(super) fn read(items: Vec<Item>, component: &str) -> Vec<Read> {
             let incident = Incident {
                 id,
                 name: last.summary.clone(),
-                status: last.status.to_owned(),
+                status: status.to_owned(),
                 impact: String::new(),
                 created_at: first.item.published.map(utc),
                 components: vec![component.to_owned()],
@@ -303,6 +333,41 @@ mod tests {
         assert_eq!((i.status.as_str(), i.impact.as_str()), ("resolved", "critical"));
         assert_eq!(i.created_at.as_deref(), Some("2026-03-11T10:00:00Z"));
         assert_eq!(doc.components[0].status, ComponentStatus::Operational);
+    }
+
+    #[test]
+    fn the_service_operating_normally_ends_an_incident_whatever_its_summary() {
+        let reworded = item(
+            "Service is operating normally: [RESOLVED] Elevated API Errors",
+            1773166200,
+            "Tue, 10 Mar 2026 11:10:00 PDT",
+            "The issue has been resolved.",
+        );
+        let doc = parse(&feed(&[reworded.clone(), worse(), opened()]));
+        assert_eq!(doc.components[0].status, ComponentStatus::Operational);
+        let states: Vec<(&str, &str)> = doc
+            .incidents
+            .iter()
+            .map(|i| (i.id.as_str(), i.status.as_str()))
+            .collect();
+        assert_eq!(states, [("increased error rates @ 2026-03-10T16:40:00Z", "resolved")]);
+        assert_eq!(doc.incidents[0].name, "Elevated API Errors");
+
+        // With two incidents open, the resolution cannot say whose it is: it ends both.
+        let other = item(
+            "Informational message: Delayed Model Customization Jobs",
+            1773163000,
+            "Tue, 10 Mar 2026 10:16:40 PDT",
+            "Customization jobs are delayed.",
+        );
+        let doc = parse(&feed(&[reworded, other, worse(), opened()]));
+        assert_eq!(doc.components[0].status, ComponentStatus::Operational);
+        assert_eq!(doc.incidents.len(), 3);
+        assert!(
+            doc.incidents.iter().all(|i| i.status == "resolved"),
+            "{:?}",
+            doc.incidents
+        );
     }
 
     #[test]
