@@ -371,6 +371,28 @@ mod tests {
     }
 
     #[test]
+    fn updates_aging_out_report_nothing() {
+        use crate::diff::{Diff, diff};
+        use crate::extract::Normalized;
+        let old = last_year();
+        let status = |d: StatusDoc| Normalized::Status(d);
+        let before = parse(&feed(&[resolved(), worse(), opened(), old[0].clone(), old[1].clone()]));
+        // The oldest update of last year's incident leaves the feed (its id, taken from its first
+        // update, changes), then the rest of it: neither is news.
+        for window in [
+            vec![resolved(), worse(), opened(), old[0].clone()],
+            vec![resolved(), worse(), opened()],
+            vec![resolved(), worse()],
+        ] {
+            let after = parse(&feed(&window));
+            match diff(&status(before.clone()), &status(after)) {
+                Diff::Status(d) => panic!("nothing structured changed, yet: {d:?}"),
+                Diff::Text(_) | Diff::Feed(_) => {}
+            }
+        }
+    }
+
+    #[test]
     fn a_service_with_nothing_but_history_is_operational() {
         let doc = parse(&feed(&last_year()));
         assert_eq!(doc.components[0].status, ComponentStatus::Operational);

@@ -168,6 +168,38 @@ mod tests {
     }
 
     #[test]
+    fn leaving_the_window_is_not_a_resolution() {
+        use crate::diff::{Diff, diff};
+        use crate::extract::Normalized;
+        // A monitor down for long enough that newer events push it out of the feed: it was never
+        // said to recover, so it must not be reported resolved.
+        let stuck = event(
+            "Legacy endpoint went down",
+            "https://status.together.ai/#dead",
+            "Thu, 01 Jan 2026 00:00:00 +0000",
+        );
+        let flap = |n: u32| {
+            event(
+                &format!("Model {n} went down"),
+                &format!("https://status.together.ai/#f{n}"),
+                &format!("Mon, 05 Jan 2026 10:{n:02}:00 +0000"),
+            )
+        };
+        let (f1, f2) = (flap(1), flap(2));
+        let before = parse(&feed(&[&f1, &stuck]));
+        let after = parse(&feed(&[&f2, &f1]));
+        let Diff::Status(d) = diff(&Normalized::Status(before), &Normalized::Status(after)) else {
+            panic!("a status diff")
+        };
+        assert!(d.incidents_resolved.is_empty(), "{d:?}");
+        let opened: Vec<&str> = d.incidents_opened.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(opened, ["Model 2 went down"]);
+        // Its component is no longer named by the feed: removed, not recovered.
+        assert!(d.components.is_empty(), "{d:?}");
+        assert_eq!(d.components_removed[0].name, "Legacy endpoint");
+    }
+
+    #[test]
     fn status_reports_group_by_their_incident_link() {
         let report = |title: &str, text: &str, hash: &str, date: &str| {
             format!(
