@@ -268,6 +268,12 @@ fn is_resolved(status: &str) -> bool {
     matches!(status, "resolved" | "postmortem" | "completed")
 }
 
+/// The latest moment an incident records (timestamps are fixed-width UTC: string order is time order).
+fn last_activity(i: &Incident) -> Option<&str> {
+    let update = i.latest_update.as_ref().and_then(|u| u.at.as_deref());
+    i.created_at.as_deref().max(update)
+}
+
 fn status_diff(a: &StatusDoc, b: &StatusDoc) -> StatusDiff {
     let indicator = (a.indicator != b.indicator).then(|| Transition {
         from: a.indicator.clone(),
@@ -303,7 +309,17 @@ fn status_diff(a: &StatusDoc, b: &StatusDoc) -> StatusDiff {
         .cloned()
         .collect();
 
-    // summary.json lists unresolved incidents only: one that disappears was resolved.
+    // summary.json lists unresolved incidents only: one that disappears was resolved. A windowed
+    // document (a status feed, Google Cloud's history) lists resolved incidents too and forgets old
+    // ones, so there an incident leaving the window says nothing, and only what happened after the
+    // newest moment the old version knew is news: an incident re-read from a shortened window (an
+    // id derived from its first update, an update that aged out) brings nothing new.
+    let windowed = b.windowed;
+    let seen_until = a.incidents.iter().filter_map(last_activity).max();
+    let is_news = |i: &Incident| {
+        // Without times to compare, it cannot be told from history: reported.
+        !windowed || seen_until.is_none() || last_activity(i).is_none_or(|t| Some(t) > seen_until)
+    };
     let old_i: BTreeMap<&str, &Incident> = a.incidents.iter().map(|i| (i.id.as_str(), i)).collect();
     let new_i: BTreeMap<&str, &Incident> = b.incidents.iter().map(|i| (i.id.as_str(), i)).collect();
     let mut incidents_opened = Vec::new();
@@ -311,16 +327,19 @@ fn status_diff(a: &StatusDoc, b: &StatusDoc) -> StatusDiff {
     let mut incidents_resolved: Vec<Incident> = a
         .incidents
         .iter()
-        .filter(|i| !new_i.contains_key(i.id.as_str()) && !is_resolved(&i.status))
+        .filter(|i| !windowed && !new_i.contains_key(i.id.as_str()) && !is_resolved(&i.status))
         .cloned()
         .collect();
     for i in &b.incidents {
         match old_i.get(i.id.as_str()) {
+            None if !is_news(i) => {}
             None if is_resolved(&i.status) => incidents_resolved.push(i.clone()),
             None => incidents_opened.push(i.clone()),
             Some(prev) if *prev != i => {
                 if is_resolved(&i.status) && !is_resolved(&prev.status) {
                     incidents_resolved.push(i.clone());
+                } else if windowed && i.status == prev.status && last_activity(i) <= last_activity(prev) {
+                    // The same state, nothing newer: the window lost some of its past.
                 } else {
                     incidents_updated.push(IncidentChange {
                         before: (*prev).clone(),
@@ -413,6 +432,100 @@ mod tests {
             link: None,
             summary: String::new(),
         }
+    }
+
+    fn incident(id: &str, status: &str, at: &str) -> Incident {
+        Incident {
+            id: id.into(),
+            name: format!("incident {id}"),
+            status: status.into(),
+            impact: "minor".into(),
+            created_at: Some("2026-01-01T00:00:00Z".into()),
+            components: vec!["API".into()],
+            latest_update: Some(crate::extract::IncidentUpdate {
+                status: status.into(),
+                body: String::new(),
+                at: Some(at.into()),
+            }),
+        }
+    }
+
+    fn status(windowed: bool, incidents: Vec<Incident>) -> StatusDoc {
+        StatusDoc {
+            indicator: "none".into(),
+            description: String::new(),
+            components: Vec::new(),
+            incidents,
+            maintenances: Vec::new(),
+            windowed,
+        }
+    }
+
+    fn ids(list: &[Incident]) -> Vec<&str> {
+        list.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_summary_resolves_the_incidents_it_no_longer_lists() {
+        let a = status(false, vec![incident("1", "investigating", "2026-01-02T00:00:00Z")]);
+        let d = status_diff(&a, &status(false, Vec::new()));
+        assert_eq!(ids(&d.incidents_resolved), ["1"]);
+    }
+
+    #[test]
+    fn leaving_a_window_resolves_nothing() {
+        let a = status(
+            true,
+            vec![
+                incident("open", "investigating", "2026-01-05T00:00:00Z"),
+                incident("old", "resolved", "2026-01-02T00:00:00Z"),
+            ],
+        );
+        let d = status_diff(
+            &a,
+            &status(true, vec![incident("new", "investigating", "2026-01-06T00:00:00Z")]),
+        );
+        assert!(d.incidents_resolved.is_empty(), "{d:?}");
+        assert_eq!(ids(&d.incidents_opened), ["new"]);
+    }
+
+    #[test]
+    fn in_a_window_only_what_is_newer_than_the_old_version_is_news() {
+        let a = status(
+            true,
+            vec![
+                incident("1", "investigating", "2026-01-05T00:00:00Z"),
+                incident("2", "resolved", "2026-01-03T00:00:00Z"),
+            ],
+        );
+        let b = status(
+            true,
+            vec![
+                // Resolved since: news.
+                incident("1", "resolved", "2026-01-06T00:00:00Z"),
+                // Its first update aged out, so it was re-read under another id: not news.
+                incident("2-again", "resolved", "2026-01-03T00:00:00Z"),
+                // Opened and resolved between two polls: news.
+                incident("3", "resolved", "2026-01-07T00:00:00Z"),
+            ],
+        );
+        let d = status_diff(&a, &b);
+        assert_eq!(ids(&d.incidents_resolved), ["1", "3"]);
+        assert!(d.incidents_opened.is_empty() && d.incidents_updated.is_empty(), "{d:?}");
+
+        // The same incident with fewer updates left in the window: not an update.
+        let mut shorter = incident("1", "investigating", "2026-01-04T00:00:00Z");
+        shorter.name = "renamed by an older update".into();
+        let d = status_diff(
+            &a,
+            &status(true, vec![shorter, incident("2", "resolved", "2026-01-03T00:00:00Z")]),
+        );
+        assert!(d.incidents_updated.is_empty(), "{d:?}");
+        let d = status_diff(
+            &a,
+            &status(true, vec![incident("1", "identified", "2026-01-06T00:00:00Z")]),
+        );
+        assert_eq!(d.incidents_updated.len(), 1);
     }
 
     #[test]

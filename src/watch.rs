@@ -2,6 +2,7 @@
 //!
 //! The rules that keep alerts honest live here:
 //! - a failed fetch or extraction stores no snapshot and no change, only the attempt and health;
+//! - a status source whose yield drops to nothing (see `extract::yield_dropped`) fails likewise;
 //! - the same bytes, a 304, or a new body that normalizes to the same text is not a change;
 //! - a document equal to one of the last five versions is a flip, not a change (documents only:
 //!   a status page returning to "all operational" is exactly the news people wait for);
@@ -10,7 +11,7 @@
 
 use crate::config::Source;
 use crate::diff::diff;
-use crate::extract::{ExtractError, Extractor, Normalized};
+use crate::extract::{ExtractError, Extractor, Normalized, yield_dropped};
 use crate::fetch::{Attempt, ErrorClass, FetchError, Fetcher, Outcome, Validators};
 use crate::store::{
     Blob, ChangeKind, ChangeRecord, NewChange, NewSnapshot, PollResult, PollWrite, SnapRef, SnapshotMeta,
@@ -224,7 +225,14 @@ impl Watcher {
         }
 
         let bytes = raw.bytes.clone().expect("a fresh blob has its bytes");
-        let doc = match extract_off_thread(&extractor, bytes).await {
+        let extracted = extract_off_thread(&extractor, bytes).await;
+        // A status source that named something and now names nothing has most likely moved to
+        // another platform: a failure that counts towards "broken", never "all resolved".
+        if let Some(why) = baseline.as_ref().and_then(|b| yield_dropped(&b.doc, &extracted)) {
+            let err = FetchError::new(ErrorClass::ParseYieldDropped, why);
+            return self.fail(source, std::mem::take(&mut write.attempts), err).await;
+        }
+        let doc = match extracted {
             Ok(doc) => doc,
             Err(e) => {
                 let err = FetchError::new(ErrorClass::ExtractFailed, e.to_string());

@@ -96,7 +96,8 @@ enum Command {
     Triage {
         before: PathBuf,
         after: PathBuf,
-        /// html, markdown, text, feed, statuspage or json (default: from the file extension).
+        /// html, markdown, text, feed, statuspage, json, gcp_status, status_feed or flashduty (default:
+        /// from the file extension).
         #[arg(long)]
         kind: Option<String>,
         #[arg(long)]

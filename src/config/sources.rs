@@ -4,6 +4,8 @@
 //! reports every problem of every file with its line (serde stops at the first), and semantic
 //! checks (cron, selectors, regexes, URLs, duplicate ids) point at the offending value.
 
+mod status;
+
 use super::schedule::Schedule;
 use crate::extract::{Kind, Rules};
 use serde::Serialize;
@@ -264,6 +266,10 @@ const SOURCE_KEYS: &[&str] = &[
     "remove",
     "json_path",
     "ignore",
+    "platform",
+    "product",
+    "keyword",
+    "component",
     "headers",
     "enabled",
     "confirmed",
@@ -553,6 +559,7 @@ impl Ctx<'_> {
             }
         }
 
+        let status = self.status_options(t, line, kind);
         let headers = self.headers(t);
         let enabled = self.flag(t, "enabled", true);
         let confirmed = self.flag(t, "confirmed", true);
@@ -583,6 +590,7 @@ impl Ctx<'_> {
                 remove: remove.into_iter().map(|s| s.0).collect(),
                 json_path: json_path.map(|s| s.0),
                 ignore: ignore.into_iter().map(|s| s.0).collect(),
+                status,
             },
             headers,
             enabled,

@@ -535,6 +535,7 @@ mod tests {
             }],
             incidents: vec![],
             maintenances: vec![],
+            windowed: false,
         };
         assert_eq!(p.matching(&doc("major_outage")), ["API (major_outage)"]);
         assert!(p.matching(&doc("degraded")).is_empty());

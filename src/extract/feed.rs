@@ -124,7 +124,7 @@ fn main_link(links: &[Link]) -> Option<&Link> {
         .or_else(|| links.first())
 }
 
-fn text_to_plain(text: &Text, base: Option<&Url>) -> String {
+pub(super) fn text_to_plain(text: &Text, base: Option<&Url>) -> String {
     let subtype = text.content_type.subty();
     // RSS has no content type for titles (feed-rs calls them text/plain), yet publishers put
     // markup in them; markup that is clearly HTML is rendered as such.

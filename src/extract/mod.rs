@@ -7,12 +7,14 @@
 //! applied last.
 //!
 //! Text kinds (`html`, `markdown`, `text`) normalize to plain text. Structured kinds (`feed`,
-//! `statuspage`, `json`) normalize to canonical pretty JSON (sorted keys), which the diff stage
-//! parses back to compare items, components and incidents by identity.
+//! `statuspage`, `json`, and the other status platforms in `status/`) normalize to canonical pretty
+//! JSON (sorted keys), which the diff stage parses back to compare items, components and incidents
+//! by identity.
 
 mod feed;
 mod html;
 mod json;
+mod status;
 mod statuspage;
 mod text;
 
@@ -20,6 +22,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 pub use feed::{FeedDoc, FeedEntry};
+pub use status::{Platform, StatusOptions, yield_dropped};
 pub use statuspage::{Component, ComponentStatus, Incident, IncidentUpdate, Maintenance, StatusDoc};
 
 /// Bumped when an extractor's output changes for the same input, so that stored snapshots are
@@ -36,16 +39,25 @@ pub enum Kind {
     Feed,
     Statuspage,
     Json,
+    /// Google Cloud's `incidents.json`, filtered by product.
+    GcpStatus,
+    /// An RSS or Atom status feed (AWS, Azure, Better Stack, xAI or any other).
+    StatusFeed,
+    /// A FlashDuty status page's widget `summary.json`.
+    Flashduty,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Html,
         Kind::Markdown,
         Kind::Text,
         Kind::Feed,
         Kind::Statuspage,
         Kind::Json,
+        Kind::GcpStatus,
+        Kind::StatusFeed,
+        Kind::Flashduty,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +68,9 @@ impl Kind {
             Kind::Feed => "feed",
             Kind::Statuspage => "statuspage",
             Kind::Json => "json",
+            Kind::GcpStatus => "gcp_status",
+            Kind::StatusFeed => "status_feed",
+            Kind::Flashduty => "flashduty",
         }
     }
 
@@ -65,8 +80,12 @@ impl Kind {
 
     /// Status sources are state machines: "back to all operational" equals an older version but is
     /// exactly the news people wait for, so the flapping rule must not apply to them.
+    /// Every status kind normalizes to the same `StatusDoc`.
     pub fn is_state(self) -> bool {
-        matches!(self, Kind::Statuspage)
+        matches!(
+            self,
+            Kind::Statuspage | Kind::GcpStatus | Kind::StatusFeed | Kind::Flashduty
+        )
     }
 }
 
@@ -88,6 +107,10 @@ pub struct Rules {
     pub json_path: Option<String>,
     /// Regexes whose matches are removed from the text before comparing.
     pub ignore: Vec<String>,
+    /// Options of the status platforms (gcp_status, status_feed, flashduty). Flattened and left out
+    /// when unset, so that the rules hash of every other source stays what it was.
+    #[serde(flatten)]
+    pub status: StatusOptions,
 }
 
 /// Why bytes could not become a document. Every variant means "no snapshot": an empty or
@@ -135,7 +158,9 @@ impl Normalized {
         Ok(match kind {
             Kind::Html | Kind::Markdown | Kind::Text => Normalized::Text(text.to_owned()),
             Kind::Feed => Normalized::Feed(serde_json::from_str(text).map_err(bad)?),
-            Kind::Statuspage => Normalized::Status(serde_json::from_str(text).map_err(bad)?),
+            Kind::Statuspage | Kind::GcpStatus | Kind::StatusFeed | Kind::Flashduty => {
+                Normalized::Status(serde_json::from_str(text).map_err(bad)?)
+            }
             Kind::Json => Normalized::Json(serde_json::from_str(text).map_err(bad)?),
         })
     }
@@ -182,6 +207,9 @@ impl Extractor {
             Kind::Feed => Normalized::Feed(feed::extract(body)?),
             Kind::Statuspage => Normalized::Status(statuspage::extract(body)?),
             Kind::Json => Normalized::Json(json::extract(body, self.rules.json_path.as_deref())?),
+            Kind::GcpStatus => Normalized::Status(status::extract_gcp(body, &self.rules.status)?),
+            Kind::StatusFeed => Normalized::Status(status::extract_feed(body, &self.rules.status)?),
+            Kind::Flashduty => Normalized::Status(status::extract_flashduty(body)?),
         };
         let doc = self.apply_ignore(doc)?;
         if doc.to_text().trim().is_empty() {

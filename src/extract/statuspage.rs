@@ -22,6 +22,13 @@ pub struct StatusDoc {
     pub components: Vec<Component>,
     pub incidents: Vec<Incident>,
     pub maintenances: Vec<Maintenance>,
+    /// The incidents are a window over the platform's history (a status feed, Google Cloud's
+    /// incidents.json), resolved ones included: an incident that is no longer listed has left the
+    /// window, which says nothing about whether it was resolved. False for a Statuspage summary,
+    /// which lists unresolved incidents only. Left out of the text when false, so Statuspage
+    /// documents read exactly as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub windowed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,6 +261,7 @@ fn normalize(raw: RawSummary) -> StatusDoc {
         components,
         incidents,
         maintenances,
+        windowed: false,
     }
 }
 

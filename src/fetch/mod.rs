@@ -34,6 +34,9 @@ pub enum ErrorClass {
     UnsupportedType,
     Blocked,
     ExtractFailed,
+    /// A status source that named components or incidents now names nothing, or no longer serves
+    /// its platform's document: most likely the provider moved to another status platform.
+    ParseYieldDropped,
 }
 
 impl ErrorClass {
@@ -52,6 +55,7 @@ impl ErrorClass {
             ErrorClass::UnsupportedType => "unsupported_type",
             ErrorClass::Blocked => "blocked",
             ErrorClass::ExtractFailed => "extract_failed",
+            ErrorClass::ParseYieldDropped => "parse_yield_dropped",
         }
     }
 

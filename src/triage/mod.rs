@@ -118,7 +118,7 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     };
     let provider = ctx.provider.unwrap_or("the provider");
 
-    if ctx.kind == Some(crate::extract::Kind::Statuspage)
+    if ctx.kind.is_some_and(crate::extract::Kind::is_state)
         && let Some(facts) = status::facts(before, after)
     {
         return status_brief(facts, ctx, provider, diff);

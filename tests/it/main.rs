@@ -11,5 +11,6 @@ mod notify;
 mod ofrep;
 mod openapi;
 mod server;
+mod status_adapters;
 mod watcher;
 mod watcher_edges;
