@@ -86,6 +86,60 @@ fn validate_passes_on_the_shipped_sources() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
 }
 
+#[test]
+fn the_shipped_catalogue_covers_every_provider_and_matches_its_documentation() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let all = signalbox::config::sources::load_dir(&root.join("sources")).expect("the shipped sources are valid");
+    let providers: std::collections::BTreeSet<&str> = all.iter().map(|s| s.provider.as_str()).collect();
+    for p in [
+        "openai",
+        "anthropic",
+        "google",
+        "aws-bedrock",
+        "azure-openai",
+        "mistral",
+        "cohere",
+        "groq",
+        "deepseek",
+        "xai",
+        "together",
+    ] {
+        assert!(providers.contains(p), "no sources for {p}");
+        let of = |d: &str| all.iter().any(|s| s.provider == p && s.doc_type.as_str() == d);
+        assert!(of("status"), "{p} has no status source");
+    }
+    for s in &all {
+        // Loading checked kind, doc_type and schedule; what a user relies on beyond that:
+        assert!(
+            s.schedule.next_after(chrono::Utc::now()).is_some(),
+            "{}: a schedule that never fires",
+            s.id
+        );
+        assert_eq!(s.url.scheme(), "https", "{}: vendors publish over https", s.id);
+        if s.renders_with_js {
+            let alt = s.alternative.as_deref().expect("an alternative");
+            assert!(
+                all.iter().any(|a| a.id == alt && a.enabled && !a.renders_with_js),
+                "{}: its alternative `{alt}` must be an enabled machine-readable source",
+                s.id
+            );
+        }
+    }
+    for file in std::fs::read_dir(root.join("sources")).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        assert!(
+            !text.contains("STATUS-ADAPTER"),
+            "a placeholder is left in the catalogue"
+        );
+    }
+    let docs = std::fs::read_to_string(root.join("docs/sources.md")).unwrap();
+    let table = signalbox::config::sources::catalogue_markdown(&all);
+    assert!(
+        docs.contains(&table),
+        "docs/sources.md's catalogue table is out of date: regenerate it with `signalbox sources catalogue`"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_history_show_and_list_from_the_command_line() {
     let (env, fx) = (Env::new(), Fixture::start().await);
@@ -589,4 +643,50 @@ async fn the_audit_log_refuses_edits_and_verify_names_the_first_broken_link() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("broken at event 1") && err.contains("altered"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unconfirmed_source_is_unverified_until_its_first_successful_fetch_and_settings_select_a_subset() {
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    fx.set("/models", Page::html("<main><p>acme-large-2</p></main>"));
+    env.write_source("acme-models", "html", &fx.url("/models"), "models", "confirmed = false");
+    let o = signalbox(&env, &["sources", "list"]);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("acme-models"))
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("unverified") && line.contains("unverified URL"), "{line}");
+    let o = signalbox(&env, &["check", "--source", "acme-models"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = signalbox(&env, &["sources", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (&rows[0]["verified"], &rows[0]["health"]),
+        (&serde_json::json!(true), &serde_json::json!("ok"))
+    );
+
+    // Settings pick a subset by doc_type: the rest stays listed, disabled.
+    std::fs::write(env.dir.path().join("s.toml"), "[catalogue]\ndoc_types = [\"status\"]\n").unwrap();
+    let settings = env.dir.path().join("s.toml");
+    let o = signalbox(
+        &env,
+        &[
+            "--config",
+            settings.to_str().unwrap(),
+            "sources",
+            "list",
+            "--format",
+            "json",
+        ],
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["health"], "disabled");
+    std::fs::write(env.dir.path().join("s.toml"), "[catalogue]\nproviders = [\"globex\"]\n").unwrap();
+    let o = signalbox(&env, &["--config", settings.to_str().unwrap(), "sources", "list"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown provider in the selection is a mistake"
+    );
 }
