@@ -166,6 +166,11 @@ impl TokenCache {
         self.by_hash.load().get(&token_hash(token)).cloned()
     }
 
+    /// The active token with this id (web sessions keep the id, never the token).
+    pub fn by_id(&self, token_id: i64) -> Option<Arc<Principal>> {
+        self.by_hash.load().values().find(|p| p.token_id == token_id).cloned()
+    }
+
     pub fn load(&self, records: &[TokenRecord]) {
         let map = records
             .iter()

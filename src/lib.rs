@@ -23,3 +23,4 @@ pub mod server;
 pub mod store;
 pub mod triage;
 pub mod watch;
+pub mod web;

@@ -120,6 +120,7 @@ pub async fn serve(
             )));
         }
     }
+    let web = Arc::new(crate::web::WebConfig::from_settings(&app.settings).map_err(AppError::Serving)?);
     let notify = &app.settings.notify;
     crate::notify::validate_sinks(&notify.sinks)?;
     let playbooks = Arc::new(crate::decisions::Playbooks::load(
@@ -236,6 +237,8 @@ pub async fn serve(
         channels: Arc::new(api::channel::Channels::new(&sse_key)),
         decisions,
         playbooks,
+        watcher: app.watcher.clone(),
+        web,
     }));
     let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tokio::spawn(async move {
@@ -244,11 +247,15 @@ pub async fn serve(
     });
     let mut http_rx = rx.clone();
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = http_rx.wait_for(|v| *v).await;
-        })
-        .await?;
+    // The peer address is kept for the web pages: an SSO header is believed only from a trusted proxy.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = http_rx.wait_for(|v| *v).await;
+    })
+    .await?;
     let _ = sched.await;
     let _ = writer_task.await;
     let _ = decisions_task.await;

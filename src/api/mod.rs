@@ -59,6 +59,10 @@ pub struct Shared {
     /// Proposals, approvals and the overrides they become.
     pub decisions: Arc<crate::decisions::Decisions>,
     pub playbooks: Arc<crate::decisions::Playbooks>,
+    /// The watcher, for "check now" from the sources page.
+    pub watcher: Arc<crate::watch::Watcher>,
+    /// The web pages' settings (sessions, SSO).
+    pub web: Arc<crate::web::WebConfig>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -71,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(decisions::router())
         .merge(audit::router())
         .merge(openapi::router())
+        .merge(crate::web::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
@@ -97,12 +102,14 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     let ofrep = req.uri().path().starts_with("/ofrep/");
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_json = resp
+    // Only bare or plain-text bodies (axum's own rejections) are rewritten: JSON answers and the
+    // web pages' HTML error pages are already what their readers expect.
+    let plain = resp
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !status.is_client_error() || is_json {
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
         return resp;
     }
     let (parts, body) = resp.into_parts();

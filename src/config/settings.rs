@@ -34,6 +34,39 @@ pub struct Settings {
     pub decisions: DecisionSettings,
     pub notify: NotifySettings,
     pub catalogue: CatalogueSettings,
+    pub web: WebSettings,
+}
+
+/// The web pages: sessions and single sign-on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// How long a sign-in lasts.
+    pub session_hours: u64,
+    /// `auto` (Secure when the request came over TLS, as a trusted proxy says with
+    /// X-Forwarded-Proto), `always` or `never`.
+    pub secure_cookies: String,
+    /// For teams behind an SSO proxy: the header carrying the signed-in person (e.g.
+    /// `X-Forwarded-Email`); empty turns it off. Trusted only from `trusted_proxies`.
+    pub sso_header: String,
+    /// Addresses (CIDR) of the proxies whose `sso_header` and X-Forwarded-Proto are believed.
+    pub trusted_proxies: Vec<String>,
+    /// What people signed in through the proxy may do, and in which environment.
+    pub sso_scopes: Vec<String>,
+    pub sso_env: String,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            session_hours: 12,
+            secure_cookies: "auto".into(),
+            sso_header: String::new(),
+            trusted_proxies: Vec::new(),
+            sso_scopes: vec!["briefs:write".into()],
+            sso_env: "production".into(),
+        }
+    }
 }
 
 /// Which part of the source catalogue to watch.
@@ -196,6 +229,7 @@ impl Default for Settings {
             decisions: DecisionSettings::default(),
             notify: NotifySettings::default(),
             catalogue: CatalogueSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }
@@ -346,6 +380,14 @@ tick_ms = 1000              # scheduled starts, expiries and playbook quiet peri
 [catalogue]
 providers = []              # watch only these providers' sources (e.g. ["openai", "anthropic"]); empty: all
 doc_types = []              # and only these document types (e.g. ["status", "deprecations"]); empty: all
+
+[web]
+session_hours = 12          # how long a sign-in lasts
+secure_cookies = "auto"     # auto (Secure behind TLS, per a trusted proxy's X-Forwarded-Proto), always, never
+sso_header = ""             # e.g. "X-Forwarded-Email" behind an SSO proxy; empty: sign in with a token
+trusted_proxies = []        # CIDRs whose sso_header and X-Forwarded-Proto are believed, e.g. ["10.0.0.5/32"]
+sso_scopes = ["briefs:write"]  # what people signed in through the proxy may do
+sso_env = "production"      # and in which environment
 
 [notify]
 public_url = ""             # e.g. "https://signalbox.example.com", for links in messages

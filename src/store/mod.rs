@@ -11,6 +11,7 @@ mod evidence;
 mod notify;
 mod sqlite;
 mod tokens;
+mod web_sessions;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -22,6 +23,7 @@ pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecis
 pub use notify::{Delivery, NewDelivery};
 pub use sqlite::Store;
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};
+pub use web_sessions::WebSession;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,0 +1,97 @@
+//! Sign-in with an API token (the session remembers the token's id, never the token), and
+//! sign-out.
+
+use super::session::{self, TrustedPeer, Viewer, same_origin};
+use super::{WebError, templates};
+use crate::api::AppState;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/signin", get(form).post(sign_in))
+        .route("/signout", post(sign_out))
+}
+
+#[derive(Deserialize, Default)]
+struct Next {
+    next: Option<String>,
+}
+
+/// Only paths on this site: `/x`, never `//evil.example` or `https://...`.
+fn local(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+fn render(next: &str, error: Option<&str>, status: StatusCode) -> Result<Response, WebError> {
+    let html = templates()
+        .get_template("signin.html")?
+        .render(minijinja::context! { next => next, error => error })?;
+    Ok((status, Html(html)).into_response())
+}
+
+async fn form(Query(q): Query<Next>) -> Result<Response, WebError> {
+    render(&local(q.next.as_deref()), None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+    next: Option<String>,
+}
+
+async fn sign_in(
+    State(st): State<AppState>,
+    TrustedPeer(trusted): TrustedPeer,
+    headers: HeaderMap,
+    Form(f): Form<SignIn>,
+) -> Result<Response, WebError> {
+    if !same_origin(&headers) {
+        return Err(WebError::Csrf);
+    }
+    let next = local(f.next.as_deref());
+    let Some(p) = st.tokens.authenticate(f.token.trim()) else {
+        tracing::warn!("web sign-in with an unknown or revoked token");
+        return render(
+            &next,
+            Some("That token is not valid (unknown or revoked)."),
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    let scopes: Vec<String> = p.scopes.names().into_iter().map(str::to_owned).collect();
+    let (id, _) = session::start(&st, Some(p.token_id), &p.name, &scopes, &p.env).await?;
+    let cookie = session::session_cookie(&st, &headers, trusted, &id, st.web.session_hours.max(1) as i64 * 3600);
+    tracing::info!(name = %p.name, "web sign-in");
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
+}
+
+#[derive(Deserialize)]
+struct Csrf {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(f): Form<Csrf>,
+) -> Result<Response, WebError> {
+    if !same_origin(&headers) {
+        return Err(WebError::Csrf);
+    }
+    viewer.check_csrf(&f.csrf)?;
+    st.store.delete_web_session(&viewer.session).await?;
+    let gone = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", session::COOKIE);
+    Ok((
+        [(header::SET_COOKIE, header::HeaderValue::from_str(&gone).expect("ASCII"))],
+        Redirect::to("/signin"),
+    )
+        .into_response())
+}
