@@ -138,7 +138,7 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         .iter()
         .filter(|(k, _)| *k != CONTENT_TYPE && *k != axum::http::header::CONTENT_LENGTH)
     {
-        out.headers_mut().insert(k.clone(), v.clone());
+        out.headers_mut().append(k.clone(), v.clone());
     }
     out
 }

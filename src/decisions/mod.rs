@@ -216,8 +216,16 @@ impl Decisions {
                 status: if pre_approved { "approved" } else { "proposed" },
             })
             .await?;
-        self.reconcile().await?;
+        self.reconcile_after(d.id).await;
         Ok(self.store.decision(d.id).await?.unwrap_or(d))
+    }
+
+    /// Reconciles after an action that has committed: a failure here must not tell the caller
+    /// their action failed (the next tick retries), so it is logged.
+    async fn reconcile_after(&self, id: i64) {
+        if let Err(e) = self.reconcile().await {
+            tracing::error!(decision = id, error = %e, "reconciliation after a decision action failed; the next tick retries");
+        }
     }
 
     /// An approval (or, with `approve` false, a rejection) by `voter`.
@@ -232,7 +240,7 @@ impl Decisions {
             return Err(DecisionError::Invalid("a rejection needs a reason".into()));
         }
         let d = self.store.vote_decision(id, voter, approve, reason).await?;
-        self.reconcile().await?;
+        self.reconcile_after(id).await;
         Ok(self.store.decision(d.id).await?.unwrap_or(d))
     }
 
@@ -242,7 +250,7 @@ impl Decisions {
             .store
             .end_decision(id, &["proposed", "approved"], "withdrawn", actor, reason)
             .await?;
-        self.reconcile().await?;
+        self.reconcile_after(id).await;
         Ok(d)
     }
 
@@ -265,6 +273,32 @@ impl Decisions {
     pub async fn reconcile(&self) -> Result<Option<u64>, DecisionError> {
         let _one = self.reconciling.lock().await;
         let now = Utc::now();
+        // A proposal nobody approved before its expiry will never apply.
+        for d in self
+            .store
+            .decisions(&DecisionFilter {
+                status: Some("proposed".into()),
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|d| d.expires_at.is_some_and(|e| e <= now))
+        {
+            match self
+                .store
+                .end_decision(
+                    d.id,
+                    &["proposed"],
+                    "expired",
+                    "system",
+                    Some("not approved before its expiry"),
+                )
+                .await
+            {
+                Ok(_) | Err(DecisionStoreError::NotAllowed { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         for d in self.store.live_decisions().await? {
             let expired = d.expires_at.is_some_and(|e| e <= now);
             let step = match d.status.as_str() {
@@ -288,15 +322,9 @@ impl Decisions {
                         .await
                 }
                 "active" if d.revert_at.is_some_and(|r| r <= now) => {
-                    self.store
-                        .end_decision(
-                            d.id,
-                            &["active"],
-                            "reverted",
-                            actor_of(&d),
-                            Some("the condition cleared and the quiet period passed"),
-                        )
-                        .await
+                    // Checked again inside the transaction: the outage may have come back (and the
+                    // revert been called off) since this list was read.
+                    self.store.revert_after_quiet(d.id, actor_of(&d), now).await
                 }
                 _ => continue,
             };
@@ -356,12 +384,13 @@ impl Decisions {
     }
 }
 
-/// Who the clock acts for: the playbook that made a decision, else `system`.
+/// Who the clock acts for: the playbook that made a decision; for a person's decision, the
+/// approver whose approval made it (what it supersedes was ended by that person, not by a machine).
 fn actor_of(d: &DecisionRecord) -> &str {
     if d.origin.starts_with("playbook:") {
         &d.origin
     } else {
-        "system"
+        d.approvers().last().copied().unwrap_or(&d.proposed_by)
     }
 }
 

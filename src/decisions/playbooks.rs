@@ -15,7 +15,7 @@ use super::{Action, DecisionError, Decisions, Proposal};
 use crate::config::Source;
 use crate::extract::{Normalized, StatusDoc};
 use crate::flags::FlagSet;
-use crate::store::{DecisionFilter, DecisionRecord, NewAudit};
+use crate::store::{DecisionFilter, DecisionRecord, DecisionStoreError, NewAudit};
 use crate::triage::{SEVERITIES, severity_rank};
 use chrono::Utc;
 use regex::{Regex, RegexBuilder};
@@ -309,19 +309,32 @@ impl Playbooks {
                         fired.push(fire(decisions, p, seen, &why).await?);
                     }
                     (false, Some(d)) if d.revert_at.is_some() => {
-                        // The outage is back before the quiet period ended: keep the failover.
-                        decisions
-                            .store()
-                            .set_decision_revert_at(d.id, None, &p.origin())
-                            .await?;
+                        // The outage is back before the quiet period ended: keep the failover. If
+                        // the revert won the race, fire again.
+                        match decisions.store().set_decision_revert_at(d.id, None, &p.origin()).await {
+                            Err(DecisionStoreError::NotAllowed { .. }) => {
+                                let why = format!("{} at {} (again)", matching.join(", "), seen.source.provider);
+                                fired.push(fire(decisions, p, seen, &why).await?);
+                            }
+                            other => {
+                                other?;
+                            }
+                        }
                     }
                     (true, Some(d)) if d.status == "active" && d.revert_at.is_none() => {
                         if let Some(quiet) = p.revert_after {
                             let at = Utc::now() + chrono::Duration::from_std(quiet).unwrap_or_default();
-                            decisions
+                            // Ended meanwhile (a person reverted it): nothing to schedule.
+                            match decisions
                                 .store()
                                 .set_decision_revert_at(d.id, Some(at), &p.origin())
-                                .await?;
+                                .await
+                            {
+                                Err(DecisionStoreError::NotAllowed { .. }) => {}
+                                other => {
+                                    other?;
+                                }
+                            }
                         }
                     }
                     _ => {}

@@ -104,9 +104,11 @@ impl Notifier {
 
     async fn deliver_due(&self) -> Result<usize, StoreError> {
         let mut delivered = 0;
-        for d in self.store.due_deliveries(Utc::now(), 100).await? {
+        // Only the configured sinks' queues: a removed sink's backlog waits for it to come back
+        // without crowding the others out.
+        let names: Vec<&str> = self.sinks.iter().map(|s| s.name.as_str()).collect();
+        for d in self.store.due_deliveries(Utc::now(), 100, &names).await? {
             let Some(sink) = self.sinks.iter().find(|s| s.name == d.sink) else {
-                // The sink was removed from the settings: its queue waits for it to come back.
                 continue;
             };
             let n: Notification = match serde_json::from_str(&d.payload) {
@@ -129,8 +131,14 @@ impl Notifier {
                 Err(e) => {
                     let attempts = d.attempts as u32 + 1;
                     let give_up = !e.is_retryable() || attempts >= MAX_ATTEMPTS;
-                    let wait = e.retry_after().unwrap_or_default().max(backoff(attempts - 1));
-                    let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    // A receiver's Retry-After is honoured up to a day: a larger (or absurd) value
+                    // must neither park the message for ever nor overflow the clock.
+                    let asked = e.retry_after().unwrap_or_default().min(Duration::from_secs(86_400));
+                    let wait = asked.max(backoff(attempts - 1));
+                    let next = chrono::Duration::from_std(wait)
+                        .ok()
+                        .and_then(|w| Utc::now().checked_add_signed(w))
+                        .unwrap_or_else(|| Utc::now() + chrono::Duration::hours(1));
                     let (status, next) = if give_up {
                         ("failed", None)
                     } else {
@@ -258,6 +266,8 @@ impl Notifier {
                         },
                         if applied {
                             what_it_does(p)
+                        } else if p["applied_at"].is_null() {
+                            "it never applied; nothing changed for apps".to_owned()
                         } else {
                             format!(
                                 "{} in {} serves its file default again",

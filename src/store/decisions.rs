@@ -154,7 +154,7 @@ fn summary(d: &DecisionRecord) -> serde_json::Value {
     json!({
         "flag": d.flag, "env": d.env, "action": d.action, "variant": d.variant, "status": d.status,
         "brief_id": d.brief_id, "origin": d.origin, "approvers": d.approvers(),
-        "starts_at": d.starts_at, "expires_at": d.expires_at,
+        "starts_at": d.starts_at, "expires_at": d.expires_at, "applied_at": d.applied_at,
     })
 }
 
@@ -224,6 +224,12 @@ impl Store {
         }
         if d.proposed_by == voter {
             return Err(DecisionStoreError::OwnDecision);
+        }
+        if d.expires_at.is_some_and(|e| e <= Utc::now()) {
+            return Err(DecisionStoreError::NotAllowed {
+                status: "expired".into(),
+                action,
+            });
         }
         if d.votes.iter().any(|v| v.voter == voter) {
             return Err(DecisionStoreError::AlreadyVoted(voter.to_owned()));
@@ -358,6 +364,42 @@ impl Store {
         append(
             &mut tx,
             &NewAudit::new(actor, "decision.applied", "decision", id, summary(&d)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    /// Reverts an active decision whose quiet-period revert is due, checking inside the
+    /// transaction that it still is (a re-armed playbook may have called it off).
+    pub async fn revert_after_quiet(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DecisionRecord, DecisionStoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let d = load(&mut tx, id).await?;
+        if d.status != "active" || d.revert_at.is_none_or(|r| r > now) {
+            return Err(DecisionStoreError::NotAllowed {
+                status: d.status,
+                action: "reverted after its quiet period",
+            });
+        }
+        let reason = "the condition cleared and the quiet period passed";
+        sqlx::query("UPDATE decisions SET status = 'reverted', ended_at = ?, ended_by = ?, end_reason = ?, revert_at = NULL WHERE id = ?")
+            .bind(to_millis(now))
+            .bind(actor)
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let d = load(&mut tx, id).await?;
+        let mut payload = summary(&d);
+        payload["reason"] = json!(reason);
+        append(
+            &mut tx,
+            &NewAudit::new(actor, "decision.reverted", "decision", id, payload),
         )
         .await?;
         tx.commit().await?;

@@ -100,11 +100,18 @@ impl Store {
     }
 
     /// Pending deliveries whose time has come, oldest first.
-    pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+    pub async fn due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        sinks: &[&str],
+    ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM notify_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            "SELECT * FROM notify_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+                AND sink IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?",
         )
         .bind(to_millis(now))
+        .bind(serde_json::to_string(sinks).expect("names serialize"))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;

@@ -16,6 +16,11 @@ pub struct WebSession {
 
 impl Store {
     pub async fn create_web_session(&self, id_sha256: &str, s: &WebSession) -> Result<(), StoreError> {
+        // Sessions past their time are forgotten whenever a new one starts.
+        sqlx::query("DELETE FROM web_sessions WHERE expires_at <= ?")
+            .bind(to_millis(Utc::now()))
+            .execute(self.pool())
+            .await?;
         sqlx::query(
             "INSERT INTO web_sessions (id_sha256, token_id, name, scopes, env, csrf, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub const COOKIE: &str = "sbx_session";
+/// The cookie's name when it is Secure: the `__Host-` prefix makes browsers refuse it from any
+/// other host and require `Path=/` and no `Domain`.
+pub const SECURE_COOKIE: &str = "__Host-sbx_session";
 
 /// The signed-in person and what they may do.
 #[derive(Debug, Clone)]
@@ -62,15 +65,19 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
+/// Every session id the request carries: under `__Host-sbx_session` (set over TLS, which no
+/// sibling subdomain can plant) or `sbx_session`. Each is tried, so a cookie planted next to ours
+/// cannot shadow it.
+fn cookie_values(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .filter(|(k, _)| *k == COOKIE || *k == SECURE_COOKIE)
         .map(|(_, v)| v.to_owned())
+        .collect()
 }
 
 /// Whether the peer is one of the configured proxies.
@@ -109,10 +116,11 @@ pub fn session_cookie(st: &AppState, parts_headers: &HeaderMap, trusted: bool, i
                     .is_some_and(|p| p.eq_ignore_ascii_case("https"))
         }
     };
-    let value = format!(
-        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
-        if tls { "; Secure" } else { "" }
-    );
+    let value = if tls {
+        format!("{SECURE_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}; Secure")
+    } else {
+        format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
+    };
     HeaderValue::from_str(&value).expect("cookie is ASCII")
 }
 
@@ -149,7 +157,7 @@ impl FromRequestParts<AppState> for Viewer {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
-        if let Some(id) = cookie_value(&parts.headers) {
+        for id in cookie_values(&parts.headers) {
             let hashed = hash_id(&id);
             if let Some(s) = st.store.web_session(&hashed).await? {
                 // A token session lives only as long as its token; an SSO session only while the

@@ -25,7 +25,15 @@ struct Next {
 /// Only paths on this site: `/x`, never `//evil.example` or `https://...`.
 fn local(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        // Browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil"): no control
+        // characters, no whitespace, no backslashes, and never a second leading slash.
+        Some(n)
+            if n.starts_with('/')
+                && !n[1..].starts_with('/')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -67,6 +75,15 @@ async fn sign_in(
     };
     let scopes: Vec<String> = p.scopes.names().into_iter().map(str::to_owned).collect();
     let (id, _) = session::start(&st, Some(p.token_id), &p.name, &scopes, &p.env).await?;
+    st.store
+        .audit(crate::store::NewAudit::new(
+            &p.name,
+            "web.signed_in",
+            "token",
+            p.token_id,
+            serde_json::json!({"name": &*p.name, "env": &*p.env}),
+        ))
+        .await?;
     let cookie = session::session_cookie(&st, &headers, trusted, &id, st.web.session_hours.max(1) as i64 * 3600);
     tracing::info!(name = %p.name, "web sign-in");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
@@ -88,10 +105,43 @@ async fn sign_out(
     }
     viewer.check_csrf(&f.csrf)?;
     st.store.delete_web_session(&viewer.session).await?;
-    let gone = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", session::COOKIE);
-    Ok((
-        [(header::SET_COOKIE, header::HeaderValue::from_str(&gone).expect("ASCII"))],
-        Redirect::to("/signin"),
-    )
-        .into_response())
+    st.store
+        .audit(crate::store::NewAudit::new(
+            &viewer.name,
+            "web.signed_out",
+            "web_session",
+            &viewer.session[..16],
+            serde_json::json!({}),
+        ))
+        .await?;
+    let gone = |name: &str, secure: &str| {
+        header::HeaderValue::from_str(&format!(
+            "{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
+        ))
+        .expect("ASCII")
+    };
+    let mut r = Redirect::to("/signin").into_response();
+    r.headers_mut().append(header::SET_COOKIE, gone(session::COOKIE, ""));
+    r.headers_mut()
+        .append(header::SET_COOKIE, gone(session::SECURE_COOKIE, "; Secure"));
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_paths_on_this_site_are_followed() {
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/\n/x",
+            "/ /x",
+            "evil",
+        ] {
+            assert_eq!(super::local(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(super::local(Some("/briefs/3?x=1")), "/briefs/3?x=1");
+    }
 }

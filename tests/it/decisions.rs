@@ -615,6 +615,54 @@ async fn a_person_who_reverts_a_playbook_failover_has_the_last_word_until_the_ou
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["playbook.fired", "playbook.rearmed", "playbook.fired"]);
+
+    // A person's own decision that supersedes the playbook's holds it back too.
+    let (_, d) = s
+        .call(
+            "POST",
+            "/api/v1/decisions",
+            "alice",
+            Some(
+                json!({"flag": "route.chat", "env": "production", "action": "serve", "variant": "primary",
+                        "reason": "globex is down as well"}),
+            ),
+        )
+        .await;
+    let mine = d["id"].as_i64().unwrap();
+    for who in ["bob", "carol"] {
+        let (status, _) = s
+            .call("POST", &format!("/api/v1/decisions/{mine}/approve"), who, None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(s.ofrep("route.chat", "web-app").await["metadata"]["decisionId"], mine);
+    let before = briefs().await;
+    fx.set(
+        path,
+        Page::new("application/json", STATUS_DOWN.replace("investigating", "monitoring")),
+    );
+    s.wait_for("the next incident update", async || briefs().await > before)
+        .await;
+    // Briefs are triaged one after the other, playbooks included: once the recovery's brief is
+    // there, the update's playbook run is over.
+    let before = briefs().await;
+    fx.set(path, Page::new("application/json", STATUS_OK));
+    s.wait_for("the recovery brief", async || briefs().await > before).await;
+    assert_eq!(
+        s.ofrep("route.chat", "web-app").await["metadata"]["decisionId"],
+        mine,
+        "the playbook overrode a person's decision"
+    );
+    let (_, log) = s
+        .call("GET", "/api/v1/audit?object_type=playbook", "auditor", None)
+        .await;
+    let fired = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "playbook.fired")
+        .count();
+    assert_eq!(fired, 2, "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
