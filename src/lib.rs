@@ -17,6 +17,7 @@ pub mod extract;
 pub mod fetch;
 pub mod flags;
 pub mod health;
+pub mod report;
 pub mod notify;
 pub mod scheduler;
 pub mod server;
