@@ -296,7 +296,10 @@ pub async fn gather_at(
                 Some("effective_date") => "policy",
                 _ => continue,
             };
-            let Some(date) = f["date"].as_str().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) else {
+            let Some(date) = f["date"]
+                .as_str()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            else {
                 continue;
             };
             let days_left = (date - today).num_days();
@@ -356,7 +359,11 @@ pub async fn gather_at(
                 old: old.to_owned(),
                 new: new.to_owned(),
                 unit: f["unit"].as_str().unwrap_or("").to_owned(),
-                percent: if o > 0.0 { ((n - o) / o * 100.0).round() as i64 } else { 100 },
+                percent: if o > 0.0 {
+                    ((n - o) / o * 100.0).round() as i64
+                } else {
+                    100
+                },
                 flags,
             });
         }
@@ -377,7 +384,11 @@ pub async fn gather_at(
     // Changes per week by category, every week of the period (Monday-based).
     let chart_categories: Vec<String> = crate::triage::classify::CATEGORIES
         .iter()
-        .filter(|c| in_period.iter().any(|b| b.category.as_deref().unwrap_or("other") == **c))
+        .filter(|c| {
+            in_period
+                .iter()
+                .any(|b| b.category.as_deref().unwrap_or("other") == **c)
+        })
         .map(|c| (*c).to_owned())
         .collect();
     let mut weeks = Vec::new();
@@ -402,7 +413,11 @@ pub async fn gather_at(
     Ok(Report {
         since,
         until: now,
-        period: if days == 1 { "1 day".into() } else { format!("{days} days") },
+        period: if days == 1 {
+            "1 day".into()
+        } else {
+            format!("{days} days")
+        },
         sources_watched: sources.iter().filter(|s| s.enabled).count(),
         changes: in_period.len(),
         material: in_period.iter().filter(|b| b.material).count(),
@@ -468,16 +483,20 @@ pub fn chart_svg(r: &Report) -> String {
         r.weeks
             .iter()
             .map(|wk| {
-                let parts: Vec<String> = wk
-                    .counts
+                let parts: Vec<String> = r
+                    .chart_categories
                     .iter()
-                    .filter(|(_, n)| **n > 0)
+                    .filter_map(|c| wk.counts.get(c).filter(|n| **n > 0).map(|n| (c, n)))
                     .map(|(c, n)| format!("{n} {}", c.replace('_', " ")))
                     .collect();
                 format!(
                     "Week of {}: {}",
                     wk.start.format("%Y-%m-%d"),
-                    if parts.is_empty() { "none".into() } else { parts.join(", ") }
+                    if parts.is_empty() {
+                        "none".into()
+                    } else {
+                        parts.join(", ")
+                    }
                 )
             })
             .collect::<Vec<_>>()
@@ -582,7 +601,11 @@ pub fn markdown(r: &Report) -> String {
         day(r.since),
         day(r.until)
     ));
-    let critical_high: usize = r.material_briefs.iter().filter(|b| severity_rank(&b.severity) >= 3).count();
+    let critical_high: usize = r
+        .material_briefs
+        .iter()
+        .filter(|b| severity_rank(&b.severity) >= 3)
+        .count();
     m.push_str(&format!(
         "- **{}** seen across {} watched, **{}** material ({} critical or high).\n",
         plural(r.changes, "change", "changes"),
@@ -602,7 +625,11 @@ pub fn markdown(r: &Report) -> String {
     ));
     m.push_str(&format!(
         "- **{}** waiting more than a day.\n\n",
-        plural(r.waiting.len(), "open critical or high brief", "open critical or high briefs")
+        plural(
+            r.waiting.len(),
+            "open critical or high brief",
+            "open critical or high briefs"
+        )
     ));
 
     m.push_str("## Changes by provider and category\n\n");
@@ -655,7 +682,10 @@ pub fn markdown(r: &Report) -> String {
 
     m.push_str("## Decisions\n\n");
     if r.decisions.is_empty() {
-        m.push_str(&format!("No decision was proposed or taken in the last {}.\n\n", r.period));
+        m.push_str(&format!(
+            "No decision was proposed or taken in the last {}.\n\n",
+            r.period
+        ));
     } else {
         for d in &r.decisions {
             let what = match (d.action.as_str(), &d.variant) {
@@ -667,7 +697,11 @@ pub fn markdown(r: &Report) -> String {
             let who = if d.approved_by.is_empty() {
                 format!("proposed by {}", d.proposed_by)
             } else {
-                format!("proposed by {}, approved by {}", d.proposed_by, d.approved_by.join(" and "))
+                format!(
+                    "proposed by {}, approved by {}",
+                    d.proposed_by,
+                    d.approved_by.join(" and ")
+                )
             };
             m.push_str(&format!(
                 "- Decision #{} to {} in {}: {} ({}). Reason: {}\n",
@@ -748,7 +782,11 @@ pub fn markdown(r: &Report) -> String {
                 c.field,
                 c.old,
                 c.new,
-                if c.unit.is_empty() { String::new() } else { format!(" {}", c.unit) },
+                if c.unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", c.unit)
+                },
                 c.percent,
                 c.flags.join(", "),
                 c.brief_id

@@ -44,7 +44,11 @@ async fn change(store: &Store, source: &str) -> i64 {
         diff: json!({"type": "text"}),
     };
     store
-        .commit_poll(write(vec![snap(t0, &format!("{source} v2"))], vec![c], Some(first.snapshots[0])))
+        .commit_poll(write(
+            vec![snap(t0, &format!("{source} v2"))],
+            vec![c],
+            Some(first.snapshots[0]),
+        ))
         .await
         .unwrap()
         .changes[0]
@@ -208,7 +212,10 @@ async fn gathering_counts_changes_decisions_deadlines_and_price_rises() {
     assert!((39..=40).contains(&r.deadlines[0].days_left));
     // A price rise, not the cut.
     assert_eq!(r.cost_rises.len(), 1);
-    assert_eq!((r.cost_rises[0].subject.as_str(), r.cost_rises[0].percent), ("acme-l", 25));
+    assert_eq!(
+        (r.cost_rises[0].subject.as_str(), r.cost_rises[0].percent),
+        ("acme-l", 25)
+    );
     assert_eq!(r.cost_rises[0].flags, ["route.summarize"]);
     // Nothing has waited a day yet.
     assert!(r.waiting.is_empty());
@@ -220,13 +227,18 @@ async fn gathering_counts_changes_decisions_deadlines_and_price_rises() {
 async fn open_urgent_briefs_wait_after_a_day_and_the_period_bounds_the_changes() {
     let (_dir, store, retire) = seeded().await;
     let later = Utc::now() + Duration::days(3);
-    let r = gather_at(&store, &[], None, later - Duration::days(1), later).await.unwrap();
+    let r = gather_at(&store, &[], None, later - Duration::days(1), later)
+        .await
+        .unwrap();
     assert_eq!(r.changes, 0, "the briefs are older than the period");
     assert_eq!(r.waiting.len(), 1, "the dismissed critical one does not wait");
     assert_eq!(r.waiting[0].id, retire);
     assert!(r.waiting[0].age_days >= 2);
     let md = markdown(&r);
-    assert!(md.contains("No change in the last 1 day; signalbox watched 0 sources."), "{md}");
+    assert!(
+        md.contains("No change in the last 1 day; signalbox watched 0 sources."),
+        "{md}"
+    );
     assert!(md.contains("open for "), "{md}");
 }
 
@@ -239,7 +251,10 @@ async fn the_markdown_reads_as_a_summary() {
         .unwrap();
     let md = markdown(&r);
     let first_section = md.find("## ").unwrap();
-    assert!(md[..first_section].contains("**4 changes** seen"), "headline first:\n{md}");
+    assert!(
+        md[..first_section].contains("**4 changes** seen"),
+        "headline first:\n{md}"
+    );
     assert!(md.contains("| acme | deprecation | 0 | 1 | 0 | 0 | 0 | 1 |"), "{md}");
     assert!(md.contains("proposed by alice, approved by bob"), "{md}");
     assert!(md.contains("route.chat in production serves failover since"), "{md}");
@@ -252,9 +267,14 @@ async fn the_markdown_reads_as_a_summary() {
 async fn an_empty_store_says_so_and_why() {
     let (_dir, store) = store().await;
     let now = Utc::now();
-    let r = gather_at(&store, &[], None, now - Duration::days(7), now).await.unwrap();
+    let r = gather_at(&store, &[], None, now - Duration::days(7), now)
+        .await
+        .unwrap();
     let md = markdown(&r);
-    assert!(md.contains("No change in the last 7 days; signalbox watched 0 sources."), "{md}");
+    assert!(
+        md.contains("No change in the last 7 days; signalbox watched 0 sources."),
+        "{md}"
+    );
     assert!(md.contains("No capability is on a fallback"), "{md}");
     let svg = chart_svg(&r);
     well_formed(&svg).unwrap();
@@ -347,7 +367,10 @@ fn check_text(t: &str) -> Result<(), String> {
     }
     for (i, _) in t.match_indices('&') {
         let ent = &t[i..];
-        if !["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].iter().any(|e| ent.starts_with(e)) {
+        if !["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+            .iter()
+            .any(|e| ent.starts_with(e))
+        {
             return Err(format!("bad entity at {ent:.10}"));
         }
     }
@@ -364,11 +387,24 @@ fn the_checker_itself_catches_broken_xml() {
 
 #[test]
 fn the_chart_has_a_stacked_bar_per_week_a_legend_and_a_description() {
-    let r = report_with_weeks(&[&[("pricing", 2), ("policy", 1)], &[], &[("deprecation", 4)], &[("pricing", 1)]]);
+    let r = report_with_weeks(&[
+        &[("pricing", 2), ("policy", 1)],
+        &[],
+        &[("deprecation", 4)],
+        &[("pricing", 1)],
+    ]);
     let svg = chart_svg(&r);
     well_formed(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
     assert_eq!(svg.matches("<g class=\"week\"").count(), 4, "one group per week");
-    let week = |i: usize| svg.split("<g class=\"week\"").nth(i + 1).unwrap().split("</g>").next().unwrap().to_owned();
+    let week = |i: usize| {
+        svg.split("<g class=\"week\"")
+            .nth(i + 1)
+            .unwrap()
+            .split("</g>")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(week(0).matches("<rect").count(), 2, "pricing and policy stacked");
     assert_eq!(week(1).matches("<rect").count(), 0);
     assert_eq!(week(2).matches("<rect").count(), 1);
@@ -389,7 +425,9 @@ fn the_chart_has_a_stacked_bar_per_week_a_legend_and_a_description() {
 
 #[test]
 fn since_takes_durations_and_times() {
-    let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().with_timezone(&Utc);
+    let now = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
     assert_eq!(parse_since("7d", now).unwrap(), now - Duration::days(7));
     assert_eq!(
         parse_since("2026-11-01T00:00:00Z", now).unwrap().to_rfc3339(),

@@ -44,7 +44,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// feed's own URL without credentials.
 pub fn atom(base: &str, self_href: &str, title: &str, entries: &[Entry<'_>], now: DateTime<Utc>) -> String {
     let updated = entries.iter().map(|e| e.brief.created_at).max().unwrap_or(now);
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    let mut x =
+        String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     x.push_str("  <id>urn:signalbox:feed:briefs</id>\n");
     x.push_str(&format!("  <title>{}</title>\n", escape_xml(title)));
     x.push_str(&format!("  <updated>{}</updated>\n", rfc3339(updated)));
@@ -52,7 +53,10 @@ pub fn atom(base: &str, self_href: &str, title: &str, entries: &[Entry<'_>], now
         "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n",
         escape_xml(self_href)
     ));
-    x.push_str(&format!("  <link rel=\"alternate\" type=\"text/html\" href=\"{}/\"/>\n", escape_xml(base)));
+    x.push_str(&format!(
+        "  <link rel=\"alternate\" type=\"text/html\" href=\"{}/\"/>\n",
+        escape_xml(base)
+    ));
     x.push_str("  <author><name>signalbox</name></author>\n");
     x.push_str("  <generator>signalbox</generator>\n");
     for e in entries {
@@ -99,7 +103,10 @@ pub fn atom(base: &str, self_href: &str, title: &str, entries: &[Entry<'_>], now
             escape_xml(b.category.as_deref().unwrap_or("other")),
             escape_xml(&b.provider)
         ));
-        x.push_str(&format!("    <summary type=\"text\">{}</summary>\n", escape_xml(summary.trim())));
+        x.push_str(&format!(
+            "    <summary type=\"text\">{}</summary>\n",
+            escape_xml(summary.trim())
+        ));
         x.push_str("  </entry>\n");
     }
     x.push_str("</feed>\n");
@@ -180,7 +187,10 @@ async fn feed(State(st): State<AppState>, Query(q): Query<FeedQuery>, req: Reque
         .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')))
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
         .unwrap_or("localhost");
     let https = trusted
         && parts
@@ -254,7 +264,16 @@ mod tests {
         let body_a = json!({"what_changed": ["Output price rose from $8 to $10 <per 1M>."],
             "what_breaks": ["flag route.chat uses acme/acme-l in variant primary"], "action": "Review costs & budget."});
         let body_b = json!({"action": "Move off it.\u{1}"});
-        let entries = [Entry { brief: &b, body: &body_b }, Entry { brief: &a, body: &body_a }];
+        let entries = [
+            Entry {
+                brief: &b,
+                body: &body_b,
+            },
+            Entry {
+                brief: &a,
+                body: &body_a,
+            },
+        ];
         let xml = atom(
             "https://sb.example",
             "https://sb.example/feed.atom?provider=acme&severity=high",
@@ -267,12 +286,21 @@ mod tests {
         assert_eq!(feed.entries.len(), 2);
         let e = &feed.entries[1];
         assert_eq!(e.id, "urn:signalbox:brief:7");
-        assert_eq!(e.title.as_ref().unwrap().content, "[high] acme-l <output> price 8 → 10 & more");
+        assert_eq!(
+            e.title.as_ref().unwrap().content,
+            "[high] acme-l <output> price 8 → 10 & more"
+        );
         assert_eq!(e.links[0].href, "https://sb.example/briefs/7");
         let summary = &e.summary.as_ref().unwrap().content;
-        assert!(summary.contains("<per 1M>") && summary.contains("Action: Review costs & budget."), "{summary}");
+        assert!(
+            summary.contains("<per 1M>") && summary.contains("Action: Review costs & budget."),
+            "{summary}"
+        );
         assert!(summary.contains("Affects: flag route.chat"), "{summary}");
-        assert_eq!(feed.entries[0].title.as_ref().unwrap().content, "[critical] acme-large retires \"soon\"");
+        assert_eq!(
+            feed.entries[0].title.as_ref().unwrap().content,
+            "[critical] acme-large retires \"soon\""
+        );
         assert!(feed.links.iter().any(|l| l.rel.as_deref() == Some("self")), "{xml}");
         assert_eq!(feed.updated.unwrap(), a.created_at.max(b.created_at));
         // No control character survives (XML 1.0 forbids them).

@@ -39,10 +39,19 @@ fn flash_message(f: &Flash, known: &dyn Fn(&str) -> bool) -> Option<(String, boo
         .unwrap_or("error");
     let (text, ok) = match f.outcome.as_deref()? {
         "unchanged" => (format!("Checked {id}: unchanged since the last version."), true),
-        "changed" => (format!("Checked {id}: it changed; the change is recorded and triaged."), true),
+        "changed" => (
+            format!("Checked {id}: it changed; the change is recorded and triaged."),
+            true,
+        ),
         "first" => (format!("Checked {id}: first version stored."), true),
-        "flapped" => (format!("Checked {id}: it went back to an earlier version (not reported)."), true),
-        "rules_upgraded" => (format!("Checked {id}: unchanged; re-read under the current rules."), true),
+        "flapped" => (
+            format!("Checked {id}: it went back to an earlier version (not reported)."),
+            true,
+        ),
+        "rules_upgraded" => (
+            format!("Checked {id}: unchanged; re-read under the current rules."),
+            true,
+        ),
         "failed" => (format!("Checked {id}: the check failed ({class})."), false),
         _ => return None,
     };
@@ -96,7 +105,9 @@ async fn check(
     }
     viewer.check_csrf(&f.csrf)?;
     if !viewer.can(Scope::BriefsWrite) {
-        return Err(WebError::Forbidden("checking a source needs the briefs:write scope".into()));
+        return Err(WebError::Forbidden(
+            "checking a source needs the briefs:write scope".into(),
+        ));
     }
     let Some(source) = st.sources.iter().find(|s| s.id == id) else {
         return Err(WebError::NotFound(format!("no source {id}")));
@@ -141,7 +152,12 @@ mod tests {
         };
         let (t, ok) = flash_message(&f("acme-models", "failed", Some("timeout")), &known).unwrap();
         assert!(t.contains("failed (timeout)") && !ok, "{t}");
-        assert!(flash_message(&f("acme-models", "unchanged", None), &known).unwrap().0.contains("unchanged"));
+        assert!(
+            flash_message(&f("acme-models", "unchanged", None), &known)
+                .unwrap()
+                .0
+                .contains("unchanged")
+        );
         assert!(flash_message(&f("evil", "changed", None), &known).is_none());
         assert!(flash_message(&f("acme-models", "<script>", None), &known).is_none());
         let (t, _) = flash_message(&f("acme-models", "failed", Some("<b>")), &known).unwrap();
