@@ -282,7 +282,7 @@ pub async fn gather_at(
         }
     }
     fallbacks.sort_by(|a, b| (&a.env, &a.flag).cmp(&(&b.env, &b.flag)));
-    decisions.sort_by(|a, b| b.at.cmp(&a.at));
+    decisions.sort_by_key(|d| std::cmp::Reverse(d.at));
 
     // Deadlines in the next 90 days, from briefs still standing (not dismissed).
     let today = now.date_naive();

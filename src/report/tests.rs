@@ -340,7 +340,7 @@ fn well_formed(xml: &str) -> Result<(), String> {
         let tag = tag.trim_end_matches('/');
         let name = tag.split_whitespace().next().ok_or("empty tag")?;
         let attrs = &tag[name.len()..];
-        if attrs.matches('"').count() % 2 != 0 {
+        if !attrs.matches('"').count().is_multiple_of(2) {
             return Err(format!("unbalanced quotes in <{tag}>"));
         }
         check_text(&attrs.replace('"', ""))?;
