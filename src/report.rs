@@ -656,7 +656,7 @@ pub fn markdown(r: &Report) -> String {
         m.push_str(
             &r.weeks
                 .iter()
-                .map(|w| format!("week of {} {}", w.start.format("%b %d"), w.total))
+                .map(|w| format!("{} in the week of {}", w.total, w.start.format("%b %d")))
                 .collect::<Vec<_>>()
                 .join(", "),
         );
@@ -704,13 +704,13 @@ pub fn markdown(r: &Report) -> String {
                 )
             };
             m.push_str(&format!(
-                "- Decision #{} to {} in {}: {} ({}). Reason: {}\n",
+                "- Decision #{} to {} in {}: {} ({}). Reason: {}.\n",
                 d.id,
                 what,
                 d.env,
                 d.status,
                 who,
-                d.reason.trim()
+                d.reason.trim().trim_end_matches('.')
             ));
         }
         m.push('\n');

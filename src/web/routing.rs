@@ -64,10 +64,12 @@ async fn routing(State(st): State<AppState>, viewer: Viewer) -> Result<Response,
         let mut rows = Vec::new();
         for flag in published.set.flags.values() {
             let ov = st.flags.override_of(env, &flag.key);
+            // A DISABLED flag serves nothing (clients use their code default) unless overridden.
+            let disabled = flag.state == crate::flags::FlagState::Disabled && ov.is_none();
             let variant = ov
                 .as_ref()
                 .map(|o| o.variant.clone())
-                .or_else(|| flag.default_variant.clone());
+                .or_else(|| flag.default_variant.clone().filter(|_| !disabled));
             let value = variant.as_ref().and_then(|v| flag.variants.get(v));
             let off = value.is_some_and(|v| v == &Value::Bool(false) || v.get("enabled") == Some(&Value::Bool(false)));
             let meta = |k: &str| ov.as_ref().and_then(|o| o.metadata.get(k)).map(meta_text);
@@ -83,6 +85,7 @@ async fn routing(State(st): State<AppState>, viewer: Viewer) -> Result<Response,
                 "default": flag.default_variant,
                 "overridden": ov.is_some(),
                 "off": off,
+                "disabled": disabled,
                 "decision": meta("decisionId"),
                 "approved_by": meta("approvedBy"),
                 "expires_at": meta("expiresAt"),
