@@ -14,6 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How far ahead deadlines are listed.
 pub const DEADLINE_DAYS: i64 = 90;
 
+/// At most this many weeks in the chart (the most recent ones).
+pub const CHART_WEEKS: i64 = 26;
+
 /// Severities from most to least urgent, the order of the table's columns.
 pub const SEVERITY_COLUMNS: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 
@@ -392,7 +395,8 @@ pub async fn gather_at(
         .map(|c| (*c).to_owned())
         .collect();
     let mut weeks = Vec::new();
-    let mut start = monday(since.date_naive());
+    // A long period charts its most recent weeks only.
+    let mut start = monday(since.date_naive()).max(monday(today) - Duration::weeks(CHART_WEEKS - 1));
     while start <= today {
         let end = start + Duration::days(7);
         let mut counts: BTreeMap<String, usize> = chart_categories.iter().map(|c| (c.clone(), 0)).collect();
@@ -477,6 +481,8 @@ pub fn chart_svg(r: &Report) -> String {
     let n = r.weeks.len().max(1) as f64;
     let slot = plot_w / n;
     let bar = (slot * 0.6).min(48.0);
+    let cut = r.weeks.first().is_some_and(|w| w.start > monday(r.since.date_naive()));
+    let label_every = r.weeks.len().div_ceil(12).max(1);
     let desc = if r.changes == 0 {
         format!("No change in the last {}.", r.period)
     } else {
@@ -501,6 +507,11 @@ pub fn chart_svg(r: &Report) -> String {
             })
             .collect::<Vec<_>>()
             .join(". ")
+    };
+    let desc = if cut {
+        format!("The last {} weeks of the period. {desc}", r.weeks.len())
+    } else {
+        desc
     };
     let mut s = String::new();
     s.push_str(&format!(
@@ -554,12 +565,15 @@ pub fn chart_svg(r: &Report) -> String {
                 wk.total
             ));
         }
-        s.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#1b1f24\">{}</text></g>",
-            x + bar / 2.0,
-            top + plot_h + 16.0,
-            wk.start.format("%b %d")
-        ));
+        if i % label_every == 0 {
+            s.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#1b1f24\">{}</text>",
+                x + bar / 2.0,
+                top + plot_h + 16.0,
+                wk.start.format("%b %d")
+            ));
+        }
+        s.push_str("</g>");
     }
     let lx = left + plot_w + 20.0;
     s.push_str("<g class=\"legend\">");

@@ -435,3 +435,28 @@ fn since_takes_durations_and_times() {
     );
     assert!(parse_since("last week", now).is_err());
 }
+
+#[tokio::test]
+async fn a_long_period_charts_its_last_26_weeks_with_readable_labels() {
+    let (_dir, store, _) = seeded().await;
+    let now = Utc::now();
+    let r = gather_at(
+        &store,
+        &[],
+        None,
+        now - Duration::days(3 * 365),
+        now + Duration::seconds(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.weeks.len(), CHART_WEEKS as usize);
+    assert_eq!(r.weeks.iter().map(|w| w.total).sum::<usize>(), 4);
+    let svg = chart_svg(&r);
+    well_formed(&svg).unwrap();
+    assert!(svg.contains("The last 26 weeks of the period."), "{svg}");
+    let labels = svg.matches("text-anchor=\"middle\" fill=\"#1b1f24\">").count();
+    assert!(
+        labels <= 13 + 1,
+        "week labels thinned out (plus the one total): {labels}"
+    );
+}
