@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod flags;
 pub mod health;
 pub mod notify;
+pub mod report;
 pub mod scheduler;
 pub mod server;
 pub mod store;

@@ -2,7 +2,7 @@
 
 use super::{
     AuditCommand, BriefFormat, BriefsCommand, Command, EvidenceCommand, EvidenceOf, Failure, FlagsCommand, Format,
-    NotifyCommand, SourcesCommand, TokenCommand,
+    NotifyCommand, ReportFormat, SourcesCommand, TokenCommand,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use signalbox::config::{Settings, Source, sources};
@@ -53,6 +53,7 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
         Command::Token { command } => token(s, command).await,
         Command::Briefs { command } => briefs(s, command).await,
         Command::Audit { command } => audit(s, command).await,
+        Command::Report { since, format } => report(s, &since, format).await,
         Command::Demo {
             listen,
             pause,
@@ -487,6 +488,24 @@ pub(crate) fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, F
     let d = humantime::parse_duration(text)
         .map_err(|e| Failure::Usage(format!("`{text}` is neither an RFC 3339 time nor a duration: {e}")))?;
     Ok(chrono::Utc::now() - chrono::Duration::from_std(d).map_err(|e| Failure::Usage(e.to_string()))?)
+}
+
+/// `signalbox report`: the summary page's data as Markdown or as the page itself (standalone).
+async fn report(s: Settings, since: &str, format: ReportFormat) -> Result<(), Failure> {
+    let since = signalbox::report::parse_since(since, Utc::now()).map_err(Failure::Usage)?;
+    let list = s.load_sources().map_err(|e| Failure::Usage(e.to_string()))?;
+    // Flags name the models in use; a report without readable flag files still reports the rest.
+    let flags = signalbox::flags::load_dir(&s.flags).ok();
+    let store = open_store(&s).await?;
+    let r = signalbox::report::gather(&store, &list, flags.as_ref(), since)
+        .await
+        .map_err(runtime)?;
+    store.close().await;
+    match format {
+        ReportFormat::Markdown => print!("{}", signalbox::report::markdown(&r)),
+        ReportFormat::Html => println!("{}", signalbox::web::summary::standalone_html(&r).map_err(runtime)?),
+    }
+    Ok(())
 }
 
 async fn audit(s: Settings, cmd: AuditCommand) -> Result<(), Failure> {

@@ -57,6 +57,12 @@ enum BriefFormat {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Markdown,
+    Html,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the scheduler and the HTTP server.
@@ -165,6 +171,14 @@ enum Command {
         out: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+    },
+    /// The impact summary for a period: changes, decisions, fallbacks, deadlines, price rises.
+    Report {
+        /// Start of the period: a duration back from now (7d, 30d) or an RFC 3339 time.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+        format: ReportFormat,
     },
     /// Print a commented example settings file.
     DefaultConfig,

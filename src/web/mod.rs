@@ -3,9 +3,13 @@
 //! Pages read and act through the same store and decisions engine as the JSON API, with the same
 //! scopes: a `flags:read` viewer sees no triage buttons.
 
+mod feed;
 mod inbox;
+mod routing;
 pub mod session;
 mod signin;
+mod sources;
+pub mod summary;
 
 use crate::api::AppState;
 use axum::Router;
@@ -133,6 +137,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("templates/error.html")),
     ("signin.html", include_str!("templates/signin.html")),
     ("inbox.html", include_str!("templates/inbox.html")),
+    ("routing.html", include_str!("templates/routing.html")),
+    ("sources.html", include_str!("templates/sources.html")),
+    ("summary.html", include_str!("templates/summary.html")),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -188,7 +195,13 @@ pub fn page(viewer: &Viewer, template: &str, mut ctx: serde_json::Value) -> Resu
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(signin::router()).merge(inbox::router())
+    Router::new()
+        .merge(signin::router())
+        .merge(inbox::router())
+        .merge(routing::router())
+        .merge(sources::router())
+        .merge(summary::router())
+        .merge(feed::router())
 }
 
 #[cfg(test)]

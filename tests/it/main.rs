@@ -15,3 +15,4 @@ mod status_adapters;
 mod watcher;
 mod watcher_edges;
 mod web_auth;
+mod web_summary;
