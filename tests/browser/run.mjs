@@ -17,7 +17,7 @@
 //               on a phone. A page that answers 404 is skipped ("not built") here only.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -503,6 +503,9 @@ async function anyBrief(demo, status) {
 async function screenshots(browser, demo, people, state) {
   log(`screenshots: every page at ${DESKTOP.width} and ${PHONE.width} px → ${path.relative(process.cwd(), SHOTS) || SHOTS}`);
   const briefId = state.briefId ?? (await anyBrief(demo).catch(() => 1));
+  // Only this run's pictures: a page that is skipped leaves none.
+  await mkdir(SHOTS, { recursive: true });
+  for (const f of await readdir(SHOTS)) if (f.endsWith('.png')) await rm(path.join(SHOTS, f));
   const pages = [
     ['signin', '/signin', false],
     ['inbox', '/', true],
