@@ -162,6 +162,8 @@ async function launch() {
 async function newContext(browser, viewport = DESKTOP) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   context.setDefaultTimeout(15_000);
+  // Pages have no script (the CSP allows none inline), but a confirm() would otherwise hang a click.
+  context.on('page', (p) => p.on('dialog', (d) => d.accept()));
   return context;
 }
 
@@ -216,16 +218,23 @@ async function signIn(browser, base, token, who, viewport = DESKTOP) {
   return { context, page };
 }
 
-/** Sets a form field whatever it is (text, select, textarea); hidden fields are only checked. */
+/** Sets a form field whatever it is (text, select, radio, textarea); hidden fields are only checked. */
 async function setField(form, name, value) {
-  const field = form.locator(`[name="${name}"]`).first();
-  if ((await field.count()) === 0) fail(`the proposal form has no field "${name}"`);
+  const fields = form.locator(`[name="${name}"]`);
+  if ((await fields.count()) === 0) fail(`the proposal form has no field "${name}"`);
+  const field = fields.first();
   const tag = await field.evaluate((e) => e.tagName.toLowerCase());
   const type = await field.evaluate((e) => (e.getAttribute('type') || '').toLowerCase());
   if (type === 'hidden') {
     const v = await field.inputValue();
     if (v !== value) fail(`the proposal form's hidden "${name}" is ${JSON.stringify(v)}, expected ${JSON.stringify(value)}`);
+  } else if (type === 'radio' || type === 'checkbox') {
+    const choice = form.locator(`[name="${name}"][value="${value}"]`);
+    if ((await choice.count()) === 0) fail(`the proposal form offers no ${JSON.stringify(value)} for "${name}"`);
+    await choice.first().check();
   } else if (tag === 'select') {
+    const options = await field.evaluate((e) => [...e.options].map((o) => o.value || o.textContent.trim()));
+    if (!options.includes(value)) fail(`the proposal form's "${name}" offers ${JSON.stringify(options)}, not ${JSON.stringify(value)}`);
     await field.selectOption(value);
   } else {
     await field.fill(value);
@@ -530,6 +539,13 @@ async function screenshots(browser, demo, people, state) {
       const context = needsSession ? signedIn : signedOut;
       if (!context) continue;
       const page = await context.newPage();
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(`script error: ${e.message}`));
+      page.on('console', (m) => {
+        // A missing favicon is not the page's problem; anything else (a CSP refusal, say) is.
+        const where = m.location().url || '';
+        if (m.type() === 'error' && !where.endsWith('/favicon.ico')) errors.push(`console: ${m.text()}${where ? ` (${where.replace(demo.base, '')})` : ''}`);
+      });
       try {
         const r = await page.goto(demo.base + url);
         const status = r ? r.status() : 0;
@@ -544,6 +560,7 @@ async function screenshots(browser, demo, people, state) {
         await shot(page, file);
         const problems = [];
         if ((await page.locator('h1').count()) === 0) problems.push('no <h1>');
+        if (errors.length) problems.push(errors.slice(0, 3).join('; '));
         if (viewport === PHONE) {
           const { scroll, inner, wide } = await page.evaluate(() => ({
             scroll: document.documentElement.scrollWidth,
