@@ -319,6 +319,9 @@ async function flow(browser, demo, people, state) {
     const button = await need(alice.page, '[data-test="propose"]', 'the propose button');
     const form = button.locator('xpath=ancestor::form[1]');
     if ((await form.count()) === 0) fail('the propose button is not inside a form');
+    // A form folded into <details> is opened the way a person would.
+    const summary = form.locator('xpath=ancestor::details[not(@open)][1]/summary');
+    if ((await summary.count()) > 0) await summary.first().click();
     const action = await form.getAttribute('action');
     if (action !== '/decisions') fail(`the proposal form posts to ${action}, not /decisions`);
     const prefilled = await form.evaluate((f) => Object.fromEntries(new FormData(f)));
