@@ -3,6 +3,9 @@
 //! Pages read and act through the same store and decisions engine as the JSON API, with the same
 //! scopes: a `flags:read` viewer sees no triage buttons.
 
+mod brief;
+mod decisions;
+mod diff_view;
 mod inbox;
 pub mod session;
 mod signin;
@@ -133,6 +136,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("templates/error.html")),
     ("signin.html", include_str!("templates/signin.html")),
     ("inbox.html", include_str!("templates/inbox.html")),
+    ("brief.html", include_str!("templates/brief.html")),
+    ("decisions.html", include_str!("templates/decisions.html")),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -188,7 +193,11 @@ pub fn page(viewer: &Viewer, template: &str, mut ctx: serde_json::Value) -> Resu
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(signin::router()).merge(inbox::router())
+    Router::new()
+        .merge(signin::router())
+        .merge(inbox::router())
+        .merge(brief::router())
+        .merge(decisions::router())
 }
 
 #[cfg(test)]
