@@ -14,3 +14,4 @@ mod server;
 mod status_adapters;
 mod watcher;
 mod watcher_edges;
+mod web_pages;
