@@ -218,7 +218,7 @@ fn test_text<'a>(html: &'a str, name: &str) -> &'a str {
 }
 
 /// A decision's card on the decisions page.
-fn card<'a>(html: &'a str, id: i64) -> &'a str {
+fn card(html: &str, id: i64) -> &str {
     let at = html
         .find(&format!("data-test=\"decision-{id}\""))
         .unwrap_or_else(|| panic!("no card for decision {id}"));
