@@ -8,6 +8,7 @@ use super::session::{Viewer, same_origin};
 use super::{WebError, diff_view, page};
 use crate::api::AppState;
 use crate::auth::Scope;
+use crate::flags::FlagSet;
 use crate::store::{BriefRecord, DecisionFilter, TransitionError};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -208,37 +209,33 @@ async fn act(
 
 /// The flag a brief most likely calls for: the first one its "what breaks" lines name
 /// (`flag route.chat uses …`), else the first whose `metadata.providers` names its provider.
-fn affected_flag(st: &AppState, b: &BriefRecord, body: &Value) -> Option<String> {
-    let current = st.flags.current()?;
+fn affected_flag(set: &FlagSet, provider: &str, body: &Value) -> Option<String> {
     let named = body["what_breaks"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .filter_map(|l| l.strip_prefix("flag ")?.split_whitespace().next())
-        .find(|k| current.set.flags.contains_key(*k));
+        .find(|k| set.flags.contains_key(*k));
     if let Some(k) = named {
         return Some(k.to_owned());
     }
-    current
-        .set
-        .flags
+    set.flags
         .values()
-        .find(|f| {
-            f.providers()
-                .any(|p| p.split('/').next().is_some_and(|p| p == b.provider))
-        })
+        .find(|f| f.providers().any(|p| p.split('/').next() == Some(provider)))
         .map(|f| f.key.clone())
 }
 
 /// The propose form as the brief suggests it.
 fn suggested(st: &AppState, viewer: &Viewer, b: &BriefRecord, body: &Value) -> ProposeForm {
-    let flag = affected_flag(st, b, body).unwrap_or_default();
-    let failover = st
-        .flags
-        .current()
-        .and_then(|c| c.set.flags.get(&flag).map(|f| f.variants.contains_key("failover")))
-        .unwrap_or(false);
+    let current = st.flags.current();
+    let set = current.as_ref().map(|c| &*c.set);
+    let flag = set
+        .and_then(|set| affected_flag(set, &b.provider, body))
+        .unwrap_or_default();
+    let failover = set
+        .and_then(|set| set.flags.get(&flag))
+        .is_some_and(|f| f.variants.contains_key("failover"));
     ProposeForm {
         flag,
         env: viewer.env.to_string(),
@@ -387,4 +384,30 @@ pub async fn render(
             "propose": form,
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> FlagSet {
+        let yaml = "flags:\n  cap.images:\n    state: ENABLED\n    variants: { \"on\": true, \"off\": false }\n    defaultVariant: \"on\"\n    metadata: { providers: [acme/acme-image-2] }\n  route.chat:\n    state: ENABLED\n    variants: { primary: 1, failover: 2 }\n    defaultVariant: primary\n    metadata: { providers: [other/other-1] }\n";
+        let (flags, problems) = crate::flags::parse_file(std::path::Path::new("f.yaml"), yaml);
+        assert!(problems.is_empty(), "{problems:?}");
+        FlagSet {
+            flags: flags.into_iter().map(|f| (f.key.clone(), f)).collect(),
+        }
+    }
+
+    #[test]
+    fn the_suggested_flag_is_the_first_named_in_what_breaks_else_one_using_the_provider() {
+        let set = set();
+        let body =
+            json!({"what_breaks": ["flag nope uses x", "flag route.chat uses acme/acme-large in variant primary"]});
+        assert_eq!(affected_flag(&set, "acme", &body).as_deref(), Some("route.chat"));
+        let body = json!({"what_breaks": []});
+        assert_eq!(affected_flag(&set, "acme", &body).as_deref(), Some("cap.images"));
+        assert_eq!(affected_flag(&set, "other", &body).as_deref(), Some("route.chat"));
+        assert_eq!(affected_flag(&set, "nobody", &Value::Null), None);
+    }
 }
