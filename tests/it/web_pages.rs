@@ -428,6 +428,11 @@ async fn a_brief_is_triaged_and_answered_by_a_decision_through_the_pages() {
         .await;
     assert_eq!(d["status"], "active", "{d}");
     assert_eq!(s.served().await, "failover");
+    let a = bob
+        .post(&format!("/decisions/{decision}/approve"), &[("csrf", &bob_csrf)], None)
+        .await;
+    assert_eq!(a.status, 409, "approving twice: {}", a.body);
+    assert!(test_text(&a.body, "flash").contains("decision cannot be"), "{}", a.body);
     let page = bob.get("/decisions").await;
     let active = card(&page.body, decision);
     assert!(active.contains(">active<"), "{active}");
@@ -615,4 +620,20 @@ async fn forms_without_the_session_token_from_elsewhere_or_beyond_the_viewer_sco
     let page = bob.get("/decisions").await;
     assert!(card(&page.body, decision).contains(">rejected<"));
     assert_eq!(s.served().await, "primary");
+
+    // Only whoever proposed a decision withdraws it.
+    let a = alice.post("/decisions", &good, None).await;
+    let second: i64 = a.location.unwrap().trim_start_matches("/decisions#d").parse().unwrap();
+    let page = bob.get("/decisions").await;
+    assert!(!card(&page.body, second).contains("data-test=\"withdraw-"));
+    let withdraw = format!("/decisions/{second}/withdraw");
+    let a = bob.post(&withdraw, &[("csrf", &bob_csrf)], None).await;
+    assert_eq!(a.status, 403, "bob has no decisions:propose");
+    let page = alice.get("/decisions").await;
+    assert!(card(&page.body, second).contains(&format!("data-test=\"withdraw-{second}\"")));
+    let a = alice.post(&withdraw, &[("csrf", &token)], None).await;
+    assert_eq!((a.status, a.location.as_deref()), (303, Some("/decisions")));
+    let page = alice.get("/decisions").await;
+    assert_eq!(test_text(&page.body, "flash"), format!("Decision #{second} withdrawn."));
+    assert!(card(&page.body, second).contains(">withdrawn<"));
 }
