@@ -3,6 +3,9 @@
 //! Pages read and act through the same store and decisions engine as the JSON API, with the same
 //! scopes: a `flags:read` viewer sees no triage buttons.
 
+mod brief;
+mod decisions;
+mod diff_view;
 mod feed;
 mod inbox;
 mod routing;
@@ -140,6 +143,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("routing.html", include_str!("templates/routing.html")),
     ("sources.html", include_str!("templates/sources.html")),
     ("summary.html", include_str!("templates/summary.html")),
+    ("brief.html", include_str!("templates/brief.html")),
+    ("decisions.html", include_str!("templates/decisions.html")),
 ];
 
 pub fn templates() -> &'static Environment<'static> {
@@ -202,6 +207,8 @@ pub fn router() -> Router<AppState> {
         .merge(sources::router())
         .merge(summary::router())
         .merge(feed::router())
+        .merge(brief::router())
+        .merge(decisions::router())
 }
 
 #[cfg(test)]

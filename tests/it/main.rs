@@ -15,4 +15,5 @@ mod status_adapters;
 mod watcher;
 mod watcher_edges;
 mod web_auth;
+mod web_pages;
 mod web_summary;
