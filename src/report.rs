@@ -299,8 +299,10 @@ pub async fn gather_at(
                 Some("effective_date") => "policy",
                 _ => continue,
             };
+            // An effective date is the fact's `new` value (a retirement's is also its `date`).
             let Some(date) = f["date"]
                 .as_str()
+                .or(f["new"].as_str())
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             else {
                 continue;

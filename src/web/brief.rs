@@ -210,15 +210,20 @@ async fn act(
 /// The flag a brief most likely calls for: the first one its "what breaks" lines name
 /// (`flag route.chat uses …`), else the first whose `metadata.providers` names its provider.
 fn affected_flag(set: &FlagSet, provider: &str, body: &Value) -> Option<String> {
-    let named = body["what_breaks"]
+    let named: Vec<&str> = body["what_breaks"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .filter_map(|l| l.strip_prefix("flag ")?.split_whitespace().next())
-        .find(|k| set.flags.contains_key(*k));
-    if let Some(k) = named {
-        return Some(k.to_owned());
+        .filter(|k| set.flags.contains_key(*k))
+        .collect();
+    // A flag that can fail over is what a decision usually moves; else the first one affected.
+    let with_failover = named
+        .iter()
+        .find(|k| set.flags.get(**k).is_some_and(|f| f.variants.contains_key("failover")));
+    if let Some(k) = with_failover.or(named.first()) {
+        return Some((*k).to_owned());
     }
     set.flags
         .values()
