@@ -58,11 +58,13 @@ pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
             listen,
             pause,
             exit_when_done,
+            data_dir,
         } => {
             let opts = signalbox::demo::DemoOptions {
                 listen,
                 pause: std::time::Duration::from_secs(pause),
                 exit_when_done,
+                data_dir,
             };
             signalbox::demo::run(opts, signalbox::server::shutdown_signal(), |line| println!("{line}"))
                 .await

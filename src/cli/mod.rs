@@ -153,6 +153,10 @@ enum Command {
         /// Stop when the script is done instead of serving until Ctrl-C.
         #[arg(long)]
         exit_when_done: bool,
+        /// Keep the demo's database and files in this (empty) directory, e.g. to run
+        /// `signalbox report` on them afterwards.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Write an evidence bundle (snapshots, diff, brief, decisions, audit chain, manifest), or
     /// check one with `evidence verify FILE`.

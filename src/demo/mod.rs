@@ -37,6 +37,9 @@ pub struct DemoOptions {
     pub pause: Duration,
     /// Stop once the script is done instead of serving until Ctrl-C.
     pub exit_when_done: bool,
+    /// Keep the demo's files (database, sources, flags) here instead of a temporary directory
+    /// removed at exit; it must be empty or absent.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// What one step of the script produced.
@@ -124,8 +127,27 @@ pub async fn run(
         documents::usage_policy(today, false),
     );
 
-    let dir = tempfile::Builder::new().prefix("signalbox-demo-").tempdir()?;
-    let settings = demo_settings(dir.path(), &site, &opts.listen)?;
+    // A temporary directory (removed at exit) unless the user asked to keep the data.
+    let temp = match &opts.data_dir {
+        None => Some(tempfile::Builder::new().prefix("signalbox-demo-").tempdir()?),
+        Some(d) => {
+            if d.exists() && std::fs::read_dir(d)?.next().is_some() {
+                return Err(DemoError::Io(std::io::Error::other(format!(
+                    "{} is not empty: the demo writes a fresh database there",
+                    d.display()
+                ))));
+            }
+            std::fs::create_dir_all(d)?;
+            None
+        }
+    };
+    let dir_path = temp
+        .as_ref()
+        .map(|t| t.path().to_path_buf())
+        .or_else(|| opts.data_dir.clone())
+        .expect("one of the two");
+    let dir = &dir_path;
+    let settings = demo_settings(dir, &site, &opts.listen)?;
     let store = Store::open(&settings.database).await?;
     let envs = settings.serving.environments.clone();
     let app_token = crate::auth::create_token(&store, "demo-app", &["flags:read".into()], "production", &envs, "demo")
@@ -145,10 +167,7 @@ pub async fn run(
         crate::flags::stopped(&mut server_stop).await;
     }));
 
-    say(format!(
-        "signalbox is serving at {base}  (data in {})",
-        dir.path().display()
-    ));
+    say(format!("signalbox is serving at {base}  (data in {})", dir.display()));
     say(format!("Acme AI's stand-in web site is at http://{}", site.addr));
     say(format!(
         "try:  curl -H 'Authorization: Bearer {admin_token}' {base}/api/v1/briefs"

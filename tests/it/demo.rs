@@ -21,6 +21,7 @@ async fn the_demo_runs_its_whole_story_offline() {
             listen: "127.0.0.1:0".into(),
             pause: Duration::ZERO,
             exit_when_done: true,
+            data_dir: None,
         },
         std::future::pending(),
         |l| lines.push(l),
