@@ -17,7 +17,7 @@
 //               on a phone. A page that answers 404 is skipped ("not built") here only.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -592,6 +592,29 @@ async function screenshots(browser, demo, people, state) {
   }
 }
 
+/** The impact summary, printed (A4, print CSS): one or two pages, without navigation or forms. */
+async function printedSummary(browser, demo, people) {
+  log('print: the impact summary on paper');
+  const { context } = await signIn(browser, demo.base, people.alice, 'alice', DESKTOP);
+  try {
+    const page = await context.newPage();
+    await open(page, demo.base, '/summary');
+    await page.emulateMedia({ media: 'print' });
+    const hidden = await page.evaluate(() =>
+      [...document.querySelectorAll('header.top, form')].every((e) => getComputedStyle(e).display === 'none'));
+    if (!hidden) fail('navigation or forms still show in print');
+    const pdf = await page.pdf({ format: 'A4', printBackground: false });
+    await writeFile(path.join(SHOTS, 'summary-print.pdf'), pdf);
+    // Each page object in the PDF is one `/Type /Page` (not `/Pages`).
+    const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s])/g) || []).length;
+    if (pages < 1 || pages > 2) fail(`the printed summary has ${pages} pages (one or two expected)`);
+    passed += 1;
+    log(`  ok   the printed summary is ${pages} page(s), no navigation or forms → summary-print.pdf`);
+  } finally {
+    await context.close();
+  }
+}
+
 // ── main ────────────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
@@ -631,6 +654,13 @@ async function main() {
       }
     }
     await screenshots(browser, demo, people, state);
+    try {
+      await printedSummary(browser, demo, people);
+    } catch (e) {
+      const msg = e instanceof StepError ? e.message : (e.stack || String(e));
+      log(`  FAIL print: ${msg}`);
+      failures.push(`print: ${msg.split('\n')[0]}`);
+    }
   } catch (e) {
     const msg = e instanceof StepError ? e.message : (e.stack || String(e));
     failures.push(`setup: ${msg.split('\n')[0]}`);
