@@ -289,9 +289,37 @@ impl Store {
         actor: &str,
         reason: Option<&str>,
     ) -> Result<DecisionRecord, DecisionStoreError> {
+        self.end_decision_if(id, to, actor, reason, |d| from.contains(&d.status.as_str()))
+            .await
+    }
+
+    /// Reverts an active decision whose quiet-period revert is due, checking inside the
+    /// transaction that it still is (a re-armed playbook may have called it off).
+    pub async fn revert_after_quiet(
+        &self,
+        id: i64,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DecisionRecord, DecisionStoreError> {
+        let reason = Some("the condition cleared and the quiet period passed");
+        self.end_decision_if(id, "reverted", actor, reason, |d| {
+            d.status == "active" && d.revert_at.is_some_and(|r| r <= now)
+        })
+        .await
+    }
+
+    /// Ends a decision when `allowed` holds for it as it is inside the transaction.
+    async fn end_decision_if(
+        &self,
+        id: i64,
+        to: &'static str,
+        actor: &str,
+        reason: Option<&str>,
+        allowed: impl Fn(&DecisionRecord) -> bool,
+    ) -> Result<DecisionRecord, DecisionStoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let d = load(&mut tx, id).await?;
-        if !from.contains(&d.status.as_str()) {
+        if !allowed(&d) {
             return Err(DecisionStoreError::NotAllowed {
                 status: d.status,
                 action: to,
@@ -364,42 +392,6 @@ impl Store {
         append(
             &mut tx,
             &NewAudit::new(actor, "decision.applied", "decision", id, summary(&d)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(d)
-    }
-
-    /// Reverts an active decision whose quiet-period revert is due, checking inside the
-    /// transaction that it still is (a re-armed playbook may have called it off).
-    pub async fn revert_after_quiet(
-        &self,
-        id: i64,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<DecisionRecord, DecisionStoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let d = load(&mut tx, id).await?;
-        if d.status != "active" || d.revert_at.is_none_or(|r| r > now) {
-            return Err(DecisionStoreError::NotAllowed {
-                status: d.status,
-                action: "reverted after its quiet period",
-            });
-        }
-        let reason = "the condition cleared and the quiet period passed";
-        sqlx::query("UPDATE decisions SET status = 'reverted', ended_at = ?, ended_by = ?, end_reason = ?, revert_at = NULL WHERE id = ?")
-            .bind(to_millis(now))
-            .bind(actor)
-            .bind(reason)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let d = load(&mut tx, id).await?;
-        let mut payload = summary(&d);
-        payload["reason"] = json!(reason);
-        append(
-            &mut tx,
-            &NewAudit::new(actor, "decision.reverted", "decision", id, payload),
         )
         .await?;
         tx.commit().await?;
