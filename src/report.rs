@@ -688,7 +688,7 @@ pub fn markdown(r: &Report) -> String {
                 "- **{}** {}: {} ({}, brief #{}).\n",
                 b.severity,
                 b.provider,
-                b.title.trim_end_matches('.'),
+                md_text(b.title.trim_end_matches('.')),
                 b.status,
                 b.id
             ));
@@ -726,7 +726,7 @@ pub fn markdown(r: &Report) -> String {
                 d.env,
                 d.status,
                 who,
-                d.reason.trim().trim_end_matches('.')
+                md_text(d.reason.trim().trim_end_matches('.'))
             ));
         }
         m.push('\n');
@@ -766,9 +766,9 @@ pub fn markdown(r: &Report) -> String {
     } else {
         for d in &r.deadlines {
             let what = if d.kind == "retirement" {
-                format!("{} {} retires", d.provider, d.subject)
+                format!("{} {} retires", d.provider, md_text(&d.subject))
             } else {
-                format!("{} policy change takes effect ({})", d.provider, d.subject)
+                format!("{} policy change takes effect ({})", d.provider, md_text(&d.subject))
             };
             m.push_str(&format!(
                 "- {}: {} in {} days; {} (brief #{}).\n",
@@ -794,8 +794,8 @@ pub fn markdown(r: &Report) -> String {
             m.push_str(&format!(
                 "- {} {} {}: {} → {}{} (+{}%), used by {} (brief #{}).\n",
                 c.provider,
-                c.subject,
-                c.field,
+                md_text(&c.subject),
+                md_text(&c.field),
                 c.old,
                 c.new,
                 if c.unit.is_empty() {
@@ -820,13 +820,30 @@ pub fn markdown(r: &Report) -> String {
                 "- **{}** {}: {}, open for {} days (brief #{}).\n",
                 b.severity,
                 b.provider,
-                b.title.trim_end_matches('.'),
+                md_text(b.title.trim_end_matches('.')),
                 b.age_days,
                 b.id
             ));
         }
     }
     m
+}
+
+/// Text from vendor pages or from people, made inert in Markdown: no links, images, HTML or
+/// emphasis it did not mean, on one line.
+fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '!' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn md_cell(s: &str) -> String {
@@ -852,13 +869,22 @@ pub fn context(r: &Report) -> Value {
 /// A time as RFC 3339 or a duration back from now (`7d`, `30d`, `12h`).
 pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
+        let t = t.with_timezone(&Utc);
+        if t.timestamp() < 946_684_800 {
+            return Err(format!("`{text}` reaches too far back (before 2000)"));
+        }
+        return Ok(t);
     }
     let d = humantime::parse_duration(text)
         .map_err(|e| format!("`{text}` is neither an RFC 3339 time nor a duration such as 7d: {e}"))?;
     let d = Duration::from_std(d).map_err(|e| e.to_string())?;
+    // Nothing signalbox stored predates 2000: an older start only makes the chart's weeks absurd.
+    let floor = DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+        .expect("a valid date")
+        .with_timezone(&Utc);
     now.checked_sub_signed(d)
-        .ok_or_else(|| format!("`{text}` reaches too far back"))
+        .filter(|t| *t >= floor)
+        .ok_or_else(|| format!("`{text}` reaches too far back (before 2000)"))
 }
 
 #[cfg(test)]

@@ -460,3 +460,23 @@ async fn a_long_period_charts_its_last_26_weeks_with_readable_labels() {
         "week labels thinned out (plus the one total): {labels}"
     );
 }
+
+#[test]
+fn vendor_text_is_inert_in_the_markdown() {
+    let s = super::md_text("[rotate keys](https://evil) <img src=//x> *now*\nnext");
+    assert!(!s.contains('\n'), "{s}");
+    // Every character Markdown would act on is escaped.
+    for (i, c) in s.char_indices() {
+        if "[]<>*".contains(c) {
+            assert_eq!(&s[i - 1..i], "\\", "unescaped {c} in {s}");
+        }
+    }
+}
+
+#[test]
+fn a_period_reaching_before_2000_is_refused_not_a_panic() {
+    let now = chrono::Utc::now();
+    assert!(super::parse_since("300000000000s", now).is_err());
+    assert!(super::parse_since("1970-01-02T00:00:00Z", now).is_err());
+    assert!(super::parse_since("30d", now).is_ok());
+}

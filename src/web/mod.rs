@@ -127,10 +127,12 @@ impl IntoResponse for WebError {
             }
         };
         let ctx = minijinja::context! { status => status.as_u16(), message => self.to_string() };
-        match templates().get_template("error.html").and_then(|t| t.render(ctx)) {
+        let mut r = match templates().get_template("error.html").and_then(|t| t.render(ctx)) {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, self.to_string()).into_response(),
-        }
+        };
+        secure_headers(r.headers_mut());
+        r
     }
 }
 
@@ -181,7 +183,15 @@ pub fn page(viewer: &Viewer, template: &str, mut ctx: serde_json::Value) -> Resu
     ctx["viewer"] = viewer.context();
     let html = templates().get_template(template)?.render(&ctx)?;
     let mut r = Html(html).into_response();
-    let headers = r.headers_mut();
+    secure_headers(r.headers_mut());
+    if let Some(c) = &viewer.set_cookie {
+        r.headers_mut().insert(header::SET_COOKIE, c.clone());
+    }
+    Ok(r)
+}
+
+/// What every HTML answer carries: not cached, no framing, no script, no sniffing.
+pub fn secure_headers(headers: &mut header::HeaderMap) {
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -193,10 +203,6 @@ pub fn page(viewer: &Viewer, template: &str, mut ctx: serde_json::Value) -> Resu
         header::X_CONTENT_TYPE_OPTIONS,
         header::HeaderValue::from_static("nosniff"),
     );
-    if let Some(c) = &viewer.set_cookie {
-        headers.insert(header::SET_COOKIE, c.clone());
-    }
-    Ok(r)
 }
 
 pub fn router() -> Router<AppState> {

@@ -65,19 +65,26 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
-/// Every session id the request carries: under `__Host-sbx_session` (set over TLS, which no
-/// sibling subdomain can plant) or `sbx_session`. Each is tried, so a cookie planted next to ours
-/// cannot shadow it.
+/// The session ids the request carries, to try in order: `__Host-sbx_session` (set over TLS,
+/// which no sibling subdomain can plant), then `sbx_session`.
 fn cookie_values(headers: &HeaderMap) -> Vec<String> {
-    headers
+    // The `__Host-` cookie first (no other host can have set it), and at most one of each name:
+    // a request stuffed with cookies must not cost a lookup each.
+    let (mut secure, mut plain) = (None, None);
+    for (k, v) in headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .filter(|(k, _)| *k == COOKIE || *k == SECURE_COOKIE)
-        .map(|(_, v)| v.to_owned())
-        .collect()
+    {
+        if k == SECURE_COOKIE && secure.is_none() {
+            secure = Some(v.to_owned());
+        } else if k == COOKIE && plain.is_none() {
+            plain = Some(v.to_owned());
+        }
+    }
+    secure.into_iter().chain(plain).collect()
 }
 
 /// Whether the peer is one of the configured proxies.

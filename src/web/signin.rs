@@ -42,7 +42,9 @@ fn render(next: &str, error: Option<&str>, status: StatusCode) -> Result<Respons
     let html = templates()
         .get_template("signin.html")?
         .render(minijinja::context! { next => next, error => error })?;
-    Ok((status, Html(html)).into_response())
+    let mut r = (status, Html(html)).into_response();
+    super::secure_headers(r.headers_mut());
+    Ok(r)
 }
 
 async fn form(Query(q): Query<Next>) -> Result<Response, WebError> {

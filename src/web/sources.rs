@@ -88,8 +88,10 @@ async fn sources(State(st): State<AppState>, viewer: Viewer, Query(f): Query<Fla
     )
 }
 
+/// A missing field is the same refusal (403) as a wrong one.
 #[derive(Deserialize)]
 struct Csrf {
+    #[serde(default)]
     csrf: String,
 }
 
