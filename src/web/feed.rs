@@ -131,6 +131,12 @@ async fn feed(State(st): State<AppState>, Query(q): Query<FeedQuery>, req: Reque
     // is the better long-term answer. A signed-in browser session works too.
     let allowed = match q.token.as_deref().filter(|t| !t.is_empty()) {
         Some(t) => match st.tokens.authenticate(t.trim()) {
+            // An admin token in a URL would put every power in proxy logs and reader services.
+            Some(p) if p.scopes.allows(Scope::Admin) => {
+                return unauthorized(
+                    "an admin token cannot be used in a feed URL; make a briefs:write token for the feed",
+                );
+            }
             Some(p) if p.scopes.allows(Scope::BriefsWrite) => true,
             Some(_) => return unauthorized("the feed needs a token with the briefs:write scope"),
             None => return unauthorized("unknown or revoked token"),

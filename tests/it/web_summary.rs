@@ -244,6 +244,7 @@ async fn pages_feed_and_check_now_over_http() {
     };
     let owner = mk("owner", "briefs:write").await;
     let reader = mk("reader", "flags:read").await;
+    let admin = mk("root", "admin").await;
     seed(&store).await;
     store.close().await;
     let run = spawn_app(&env).await;
@@ -415,6 +416,12 @@ async fn pages_feed_and_check_now_over_http() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "flags:read is not enough");
+    let r = client
+        .get(format!("{base}/feed.atom?token={admin}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "never an admin token in a URL");
     let r = client
         .get(format!("{base}/feed.atom?token=sbx_nope"))
         .send()
