@@ -193,28 +193,42 @@ impl Decisions {
     /// Records a proposal. `origin` is `manual` or `playbook:<name>`; a playbook's decision is
     /// pre-approved (the playbook file was reviewed) and applied at once.
     pub async fn propose(&self, actor: &str, p: &Proposal, origin: &str) -> Result<DecisionRecord, DecisionError> {
+        self.propose_with(actor, p, origin, None).await
+    }
+
+    /// `propose`, recording `also` (why the decision was made) in the same transaction.
+    pub async fn propose_with(
+        &self,
+        actor: &str,
+        p: &Proposal,
+        origin: &str,
+        also: Option<crate::store::NewAudit<'_>>,
+    ) -> Result<DecisionRecord, DecisionError> {
         let variant = self.resolve(p)?;
         let pre_approved = origin.starts_with("playbook:");
         let d = self
             .store
-            .insert_decision(NewDecision {
-                flag: &p.flag,
-                env: &p.env,
-                action: p.action.as_str(),
-                variant: variant.as_deref(),
-                reason: &p.reason,
-                brief_id: p.brief_id,
-                origin,
-                proposed_by: actor,
-                starts_at: p.starts_at,
-                expires_at: p.expires_at,
-                approvals_required: if pre_approved {
-                    0
-                } else {
-                    self.approvals_required(&p.flag, &p.env)
+            .insert_decision_with(
+                NewDecision {
+                    flag: &p.flag,
+                    env: &p.env,
+                    action: p.action.as_str(),
+                    variant: variant.as_deref(),
+                    reason: &p.reason,
+                    brief_id: p.brief_id,
+                    origin,
+                    proposed_by: actor,
+                    starts_at: p.starts_at,
+                    expires_at: p.expires_at,
+                    approvals_required: if pre_approved {
+                        0
+                    } else {
+                        self.approvals_required(&p.flag, &p.env)
+                    },
+                    status: if pre_approved { "approved" } else { "proposed" },
                 },
-                status: if pre_approved { "approved" } else { "proposed" },
-            })
+                also,
+            )
             .await?;
         self.reconcile_after(d.id).await;
         Ok(self.store.decision(d.id).await?.unwrap_or(d))

@@ -425,21 +425,19 @@ async fn fire(
             .expires_after
             .map(|d| Utc::now() + chrono::Duration::from_std(d).unwrap_or_default()),
     };
-    let d = decisions.propose(&origin, &proposal, &origin).await?;
-    decisions
-        .store()
-        .audit(NewAudit::new(
-            &origin,
-            "playbook.fired",
-            "playbook",
-            &p.name,
-            serde_json::json!({
-                "decision": d.id, "brief_id": seen.brief_id, "source": seen.source.id, "provider": seen.source.provider,
-                "category": seen.category, "severity": seen.severity,
-                "flag": d.flag, "env": d.env, "action": d.action, "variant": d.variant, "why": why,
-            }),
-        ))
-        .await?;
+    // The firing is recorded with the decision, in its transaction: there is no decision made by
+    // a playbook without the event that says why.
+    let fired = NewAudit::new(
+        &origin,
+        "playbook.fired",
+        "playbook",
+        &p.name,
+        serde_json::json!({
+            "brief_id": seen.brief_id, "source": seen.source.id, "provider": seen.source.provider,
+            "category": seen.category, "severity": seen.severity, "why": why,
+        }),
+    );
+    let d = decisions.propose_with(&origin, &proposal, &origin, Some(fired)).await?;
     tracing::warn!(playbook = %p.name, decision = d.id, flag = %d.flag, env = %d.env, variant = ?d.variant, %why, "playbook fired");
     Ok(d)
 }

@@ -160,6 +160,17 @@ fn summary(d: &DecisionRecord) -> serde_json::Value {
 
 impl Store {
     pub async fn insert_decision(&self, n: NewDecision<'_>) -> Result<DecisionRecord, DecisionStoreError> {
+        self.insert_decision_with(n, None).await
+    }
+
+    /// Stores a decision and, in the same transaction, `also`: an event about why it was made
+    /// (a playbook's firing), whose payload gains the decision's id, flag, environment, action
+    /// and variant. The two commit together or not at all.
+    pub async fn insert_decision_with(
+        &self,
+        n: NewDecision<'_>,
+        also: Option<NewAudit<'_>>,
+    ) -> Result<DecisionRecord, DecisionStoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if let Some(b) = n.brief_id
             && sqlx::query("SELECT 1 FROM briefs WHERE id = ?")
@@ -200,6 +211,18 @@ impl Store {
             &NewAudit::new(n.proposed_by, "decision.proposed", "decision", id, payload),
         )
         .await?;
+        if let Some(mut e) = also {
+            for (k, v) in [
+                ("decision", json!(d.id)),
+                ("flag", json!(d.flag)),
+                ("env", json!(d.env)),
+                ("action", json!(d.action)),
+                ("variant", json!(d.variant)),
+            ] {
+                e.payload[k] = v;
+            }
+            append(&mut tx, &e).await?;
+        }
         tx.commit().await?;
         Ok(d)
     }

@@ -286,7 +286,11 @@ async fn a_major_outage_fails_chat_over_by_playbook_and_the_recovery_reverts_it_
     assert!(position("brief.assigned") < position("brief.commented"));
     assert!(position("brief.commented") < position("brief.acknowledged"));
     assert!(position("decision.proposed") < position("decision.applied"));
-    assert!(position("decision.applied") < position("playbook.fired"));
+    assert!(
+        position("decision.proposed") < position("playbook.fired"),
+        "the firing is recorded with the decision"
+    );
+    assert!(position("playbook.fired") < position("decision.applied"));
     assert!(position("playbook.fired") < position("decision.revert_scheduled"));
     assert!(position("decision.revert_scheduled") < position("decision.reverted"));
     let fired = &log["events"][position("playbook.fired")];
