@@ -4,14 +4,12 @@
 //! nothing else: a quiet day is a channel without items, and an event that leaves the feed is over.
 //! That is why this platform's documents are not `windowed`.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::feed::Item;
-use super::{Read, lifecycle_in, severity_in, utc};
-use crate::extract::{Incident, IncidentUpdate};
+use super::feed::{Item, newest_by_key};
+use super::{Read, lifecycle_in};
 
 pub(super) fn read(items: Vec<Item>, component: &str) -> Vec<Read> {
     // Titles may open with the event's state ("Active - ", "Mitigated - "): it is the state, not
@@ -20,17 +18,7 @@ pub(super) fn read(items: Vec<Item>, component: &str) -> Vec<Read> {
         Regex::new(r"(?i)^(active|investigating|identified|mitigated|resolved|monitoring|update)\s*[-:–]\s*")
             .expect("static regex compiles")
     });
-    let mut newest: BTreeMap<String, Item> = BTreeMap::new();
-    for item in items {
-        let key = item.key();
-        match newest.get(&key) {
-            Some(seen) if seen.published >= item.published => {}
-            _ => {
-                newest.insert(key, item);
-            }
-        }
-    }
-    newest
+    newest_by_key(items)
         .into_iter()
         .map(|(id, item)| {
             let (state, name) = match STATE.captures(&item.title) {
@@ -42,22 +30,7 @@ pub(super) fn read(items: Vec<Item>, component: &str) -> Vec<Read> {
                 .and_then(lifecycle_in)
                 .or_else(|| lifecycle_in(&format!("{}\n{}", item.title, item.text)))
                 .unwrap_or("investigating");
-            let (severity, raw) = severity_in(&format!("{}\n{}", item.title, item.text));
-            let at = item.published.map(utc);
-            let incident = Incident {
-                id,
-                name,
-                status: status.to_owned(),
-                impact: String::new(),
-                created_at: at.clone(),
-                components: vec![component.to_owned()],
-                latest_update: Some(IncidentUpdate {
-                    status: status.to_owned(),
-                    body: item.text,
-                    at,
-                }),
-            };
-            Read::uniform(incident, severity, &raw)
+            Read::one_item(id, name, status, item, component)
         })
         .collect()
 }

@@ -148,6 +148,22 @@ fn item(e: Entry) -> Item {
     }
 }
 
+/// The newest version of each item: an item published again under the same id is the same
+/// incident, updated in place.
+pub(super) fn newest_by_key(items: Vec<Item>) -> std::collections::BTreeMap<String, Item> {
+    let mut newest: std::collections::BTreeMap<String, Item> = std::collections::BTreeMap::new();
+    for item in items {
+        let key = item.key();
+        match newest.get(&key) {
+            Some(seen) if seen.published >= item.published => {}
+            _ => {
+                newest.insert(key, item);
+            }
+        }
+    }
+    newest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,45 +1,15 @@
 //! `status_feed` with `platform = "generic"`: one item per incident, its current state in its text
 //! (Statuspage's `history.rss`, incident.io and Instatus feeds write the newest update first).
 
-use std::collections::BTreeMap;
-
-use super::feed::Item;
-use super::{Read, lifecycle_in, severity_in, utc};
-use crate::extract::{Incident, IncidentUpdate};
+use super::feed::{Item, newest_by_key};
+use super::{Read, lifecycle_in};
 
 pub(super) fn read(items: Vec<Item>, component: &str) -> Vec<Read> {
-    // An item published again under the same id is the same incident: its newest version counts.
-    let mut newest: BTreeMap<String, Item> = BTreeMap::new();
-    for item in items {
-        let key = item.key();
-        match newest.get(&key) {
-            Some(seen) if seen.published >= item.published => {}
-            _ => {
-                newest.insert(key, item);
-            }
-        }
-    }
-    newest
+    newest_by_key(items)
         .into_iter()
         .map(|(id, item)| {
-            let prose = format!("{}\n{}", item.title, item.text);
-            let status = lifecycle_in(&prose).unwrap_or("investigating");
-            let (severity, raw) = severity_in(&prose);
-            let at = item.published.map(utc);
-            let incident = Incident {
-                id,
-                name: item.title,
-                status: status.to_owned(),
-                impact: String::new(),
-                created_at: at.clone(),
-                components: vec![component.to_owned()],
-                latest_update: Some(IncidentUpdate {
-                    status: status.to_owned(),
-                    body: item.text,
-                    at,
-                }),
-            };
-            Read::uniform(incident, severity, &raw)
+            let status = lifecycle_in(&format!("{}\n{}", item.title, item.text)).unwrap_or("investigating");
+            Read::one_item(id, item.title.clone(), status, item, component)
         })
         .collect()
 }

@@ -143,6 +143,27 @@ struct Effect {
 }
 
 impl Read {
+    /// A feed item that is a whole incident on one component: its state is `status`, its
+    /// severity is read from its prose, its one update is the item itself.
+    fn one_item(id: String, name: String, status: &str, item: feed::Item, component: &str) -> Read {
+        let (severity, raw) = severity_in(&format!("{}\n{}", item.title, item.text));
+        let at = item.published.map(utc);
+        let incident = Incident {
+            id,
+            name,
+            status: status.to_owned(),
+            impact: String::new(),
+            created_at: at.clone(),
+            components: vec![component.to_owned()],
+            latest_update: Some(crate::extract::IncidentUpdate {
+                status: status.to_owned(),
+                body: item.text,
+                at,
+            }),
+        };
+        Read::uniform(incident, severity, &raw)
+    }
+
     /// The same effect on every component the incident names.
     fn uniform(incident: Incident, status: ComponentStatus, raw: &str) -> Read {
         let effects = incident
