@@ -201,13 +201,9 @@ pub async fn gather_at(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let all = store.briefs(&BriefFilter::default()).await?;
-    let mut bodies: BTreeMap<i64, Value> = BTreeMap::new();
-    for b in &all {
-        let body = store.brief(b.id).await?.and_then(|b| b.brief).unwrap_or(Value::Null);
-        bodies.insert(b.id, body);
-    }
-    let body = |id: i64| bodies.get(&id).unwrap_or(&Value::Null);
+    let all = store.briefs_with_bodies(&BriefFilter::default()).await?;
+    let bodies: BTreeMap<i64, &Value> = all.iter().filter_map(|b| Some((b.id, b.brief.as_ref()?))).collect();
+    let body = |id: i64| bodies.get(&id).copied().unwrap_or(&Value::Null);
     let in_period: Vec<&BriefRecord> = all
         .iter()
         .filter(|b| b.created_at >= since && b.created_at <= now)

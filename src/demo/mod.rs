@@ -374,15 +374,10 @@ where
 
 /// Briefs written after `after`, oldest first, with their bodies.
 async fn new_briefs(store: &Store, after: i64) -> Result<Vec<BriefRecord>, StoreError> {
-    let mut out = Vec::new();
-    for b in store.briefs(&BriefFilter::default()).await?.into_iter().rev() {
-        if b.id > after
-            && let Some(full) = store.brief(b.id).await?
-        {
-            out.push(full);
-        }
-    }
-    Ok(out)
+    let mut all = store.briefs_with_bodies(&BriefFilter::default()).await?;
+    all.retain(|b| b.id > after);
+    all.reverse();
+    Ok(all)
 }
 
 /// Decisions the audit log shows moving since `cursor`, told as they happened.

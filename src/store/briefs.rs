@@ -120,6 +120,16 @@ impl Store {
 
     /// Every brief matching the filter, newest first (never silently truncated).
     pub async fn briefs(&self, f: &BriefFilter) -> Result<Vec<BriefRecord>, StoreError> {
+        self.query_briefs(f, false).await
+    }
+
+    /// [`Store::briefs`] with each brief's body, in the same query (pages that show facts and
+    /// what breaks for every row).
+    pub async fn briefs_with_bodies(&self, f: &BriefFilter) -> Result<Vec<BriefRecord>, StoreError> {
+        self.query_briefs(f, true).await
+    }
+
+    async fn query_briefs(&self, f: &BriefFilter, with_body: bool) -> Result<Vec<BriefRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM briefs WHERE (?1 IS NULL OR source_id = ?1) AND (?2 IS NULL OR provider = ?2)
                AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR severity = ?4) AND (?5 IS NULL OR material = ?5)
@@ -138,7 +148,7 @@ impl Store {
         .bind(f.since.map(to_millis))
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(|r| brief_from_row(r, false)).collect())
+        Ok(rows.iter().map(|r| brief_from_row(r, with_body)).collect())
     }
 
     pub async fn brief(&self, id: i64) -> Result<Option<BriefRecord>, StoreError> {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Vote {
@@ -139,14 +140,18 @@ async fn load(conn: &mut SqliteConnection, id: i64) -> Result<DecisionRecord, De
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|r| Vote {
-            voter: r.get("voter"),
-            verdict: r.get("verdict"),
-            reason: r.get("reason"),
-            at: from_millis(r.get("at")),
-        })
+        .map(vote_from_row)
         .collect();
     Ok(d)
+}
+
+fn vote_from_row(r: &sqlx::sqlite::SqliteRow) -> Vote {
+    Vote {
+        voter: r.get("voter"),
+        verdict: r.get("verdict"),
+        reason: r.get("reason"),
+        at: from_millis(r.get("at")),
+    }
 }
 
 /// The audit payload of a decision: what it does and where it stands.
@@ -468,8 +473,10 @@ impl Store {
 
     /// Decisions matching the filter, newest first, with their votes.
     pub async fn decisions(&self, f: &DecisionFilter) -> Result<Vec<DecisionRecord>, StoreError> {
-        let ids: Vec<i64> = sqlx::query(
-            "SELECT id FROM decisions WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR flag = ?2)
+        // Two queries whatever the count: the decisions, then all their votes (the
+        // reconciliation lists decisions every tick).
+        let mut out: Vec<DecisionRecord> = sqlx::query(
+            "SELECT * FROM decisions WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR flag = ?2)
                AND (?3 IS NULL OR env = ?3) AND (?4 IS NULL OR brief_id = ?4) ORDER BY id DESC",
         )
         .bind(&f.status)
@@ -479,13 +486,24 @@ impl Store {
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(|r| r.get("id"))
+        .map(from_row)
         .collect();
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(d) = self.decision(id).await? {
-                out.push(d);
-            }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<i64> = out.iter().map(|d| d.id).collect();
+        let mut votes: HashMap<i64, Vec<Vote>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT * FROM decision_votes WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY at, voter",
+        )
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .fetch_all(self.pool())
+        .await?
+        {
+            votes.entry(r.get("decision_id")).or_default().push(vote_from_row(&r));
+        }
+        for d in &mut out {
+            d.votes = votes.remove(&d.id).unwrap_or_default();
         }
         Ok(out)
     }

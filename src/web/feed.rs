@@ -161,7 +161,7 @@ async fn feed(State(st): State<AppState>, Query(q): Query<FeedQuery>, req: Reque
     let provider = q.provider.clone().filter(|p| !p.is_empty());
     let briefs = match st
         .store
-        .briefs(&BriefFilter {
+        .briefs_with_bodies(&BriefFilter {
             provider: provider.clone(),
             material: Some(true),
             ..Default::default()
@@ -180,10 +180,7 @@ async fn feed(State(st): State<AppState>, Query(q): Query<FeedQuery>, req: Reque
         .filter(|b| min.is_none_or(|m| severity_rank(&b.severity) >= m))
         .take(LIMIT)
     {
-        let body = match st.store.brief(b.id).await {
-            Ok(full) => full.and_then(|f| f.brief).unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        };
+        let body = b.brief.clone().unwrap_or(Value::Null);
         picked.push((b, body));
     }
     let TrustedPeer(trusted) = TrustedPeer::from_request_parts(&mut parts, &st)

@@ -64,7 +64,7 @@ async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filte
     let status = nonempty(q.status).unwrap_or_else(|| "open".into());
     let all = st
         .store
-        .briefs(&BriefFilter {
+        .briefs_with_bodies(&BriefFilter {
             provider: nonempty(q.provider.clone()),
             status: (!matches!(status.as_str(), "open" | "all")).then(|| status.clone()),
             material: Some(true),
@@ -76,7 +76,7 @@ async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filte
     let open = |s: &str| matches!(s, "new" | "acknowledged");
     let mut rows = Vec::new();
     for b in all.iter().filter(|b| status != "open" || open(&b.status)) {
-        let body = st.store.brief(b.id).await?.and_then(|b| b.brief).unwrap_or(Value::Null);
+        let body = b.brief.as_ref().unwrap_or(&Value::Null);
         let affects: Vec<&str> = body["what_breaks"]
             .as_array()
             .into_iter()
@@ -93,7 +93,7 @@ async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filte
         rows.push((
             b,
             affects.iter().take(2).copied().collect::<Vec<_>>().join("; "),
-            facts_in_short(&body),
+            facts_in_short(body),
         ));
     }
     // Most severe first; among equals, whoever has waited longest.
