@@ -142,27 +142,28 @@ fn subjects_and_replacements(line: &str, header: Option<&[String]>) -> (Vec<Stri
     (subjects, replacements)
 }
 
-/// True when a deleted line already gave `subject` the date `iso` in the same column (or, in
-/// prose, anywhere on the line): the row changed, this date did not.
-fn date_unchanged(deleted: &[(usize, &str)], lines: &[&str], subject: &str, context: &str, iso: &str) -> bool {
+/// The dates deleted lines gave `subject` in the same place: the same column (`context` is the
+/// column's header) in a table, anywhere on the line in prose. ISO, in order.
+fn dates_before(deleted: &[(usize, &str)], lines: &[&str], subject: &str, context: &str) -> Vec<String> {
     deleted
         .iter()
         .filter(|(_, l)| model_ids(l).iter().any(|m| m == subject))
-        .any(|&(i, l)| {
+        .flat_map(|&(i, l)| {
             let header = table_header(lines, i);
             let row = cells(l);
-            find_dates(l).into_iter().any(|d| {
-                d.date.format("%Y-%m-%d").to_string() == iso
-                    && match (&header, &row) {
-                        (Some(h), Some(r)) => r
-                            .iter()
-                            .position(|cell| cell.contains(&l[d.start..d.end]))
-                            .and_then(|c| h.get(c))
-                            .is_some_and(|h| h.trim() == context.trim()),
-                        _ => true,
-                    }
-            })
+            find_dates(l)
+                .into_iter()
+                .filter(move |d| match (&header, &row) {
+                    (Some(h), Some(r)) => r
+                        .iter()
+                        .position(|cell| cell.contains(&l[d.start..d.end]))
+                        .and_then(|c| h.get(c))
+                        .is_some_and(|h| h.trim() == context.trim()),
+                    _ => true,
+                })
+                .map(|d| d.date.format("%Y-%m-%d").to_string())
         })
+        .collect()
 }
 
 /// The cells of a Markdown table row, or `None`.
@@ -220,29 +221,6 @@ fn price_field(header: &str) -> String {
     } else {
         words.join(" ").to_lowercase()
     }
-}
-
-/// The date a deleted line gave the same model in the same column (or with the same wording).
-fn previous_date(deleted: &[(usize, &str)], lines: &[&str], subject: &str, context: &str, new: &str) -> Option<String> {
-    deleted
-        .iter()
-        .filter(|(_, l)| model_ids(l).iter().any(|m| m == subject))
-        .find_map(|&(i, l)| {
-            let header = table_header(lines, i);
-            let row = cells(l);
-            find_dates(l).into_iter().find_map(|d| {
-                let iso = d.date.format("%Y-%m-%d").to_string();
-                let same_place = match (&header, &row) {
-                    (Some(h), Some(r)) => r
-                        .iter()
-                        .position(|cell| cell.contains(&l[d.start..d.end]))
-                        .and_then(|c| h.get(c))
-                        .is_some_and(|h| h.trim() == context.trim()),
-                    _ => true,
-                };
-                (same_place && iso != new).then_some(iso)
-            })
-        })
 }
 
 /// The id a `key: value` line belongs to: the nearest `id:`/`name:`/`model:` above it.
@@ -346,15 +324,17 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
             match kind {
                 Some(kind) if !subjects.is_empty() => {
                     for s in &subjects {
-                        if date_unchanged(&c.deleted, &before_lines, s, &context, &iso) {
+                        // The row changed but not this date: no fact. A date that moved keeps
+                        // its previous value as `old`.
+                        let before = dates_before(&c.deleted, &before_lines, s, &context);
+                        if before.contains(&iso) {
                             continue;
                         }
                         let mut f = Fact::new(kind);
                         f.subject = Some(s.clone());
                         f.date = Some(iso.clone());
                         f.new = Some(iso.clone());
-                        // A date that moved: the same model's line before, same column or phrase.
-                        f.old = previous_date(&c.deleted, &before_lines, s, &context, &iso);
+                        f.old = before.into_iter().next();
                         push_unique(&mut facts, f);
                     }
                 }
