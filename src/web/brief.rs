@@ -4,7 +4,7 @@
 //! checked again on every POST, as the JSON API does.
 
 use super::decisions::ProposeForm;
-use super::session::{Viewer, same_origin};
+use super::session::Viewer;
 use super::{WebError, diff_view, page};
 use crate::api::AppState;
 use crate::auth::Scope;
@@ -94,14 +94,6 @@ pub fn forget_flash(r: &mut Response) {
     }
 }
 
-/// A form post from this site with this session's CSRF token.
-pub fn checked_post(viewer: &Viewer, headers: &HeaderMap, csrf: &str) -> Result<(), WebError> {
-    if !same_origin(headers) {
-        return Err(WebError::Csrf);
-    }
-    viewer.check_csrf(csrf)
-}
-
 /// An error worth showing on the page it came from (its status and message); anything else ends
 /// the request with the error page.
 pub fn shown(e: WebError) -> Result<(StatusCode, String), WebError> {
@@ -162,7 +154,7 @@ async fn act(
     Form(f): Form<ActForm>,
 ) -> Result<Response, WebError> {
     let id = parse_id(&id)?;
-    checked_post(&viewer, &headers, &f.csrf)?;
+    viewer.check_post(&headers, &f.csrf)?;
     if !viewer.can(Scope::BriefsWrite) {
         return Err(WebError::Forbidden(
             "triaging briefs needs the briefs:write scope".into(),

@@ -2,7 +2,7 @@
 //! start, and the history; with the forms to propose, approve, reject, withdraw and revert. The
 //! same engine calls, scopes and environment binding as `/api/v1/decisions`.
 
-use super::brief::{Flash, checked_post, forget_flash, redirect_with, shown, take_flash, when};
+use super::brief::{Flash, forget_flash, redirect_with, shown, take_flash, when};
 use super::session::Viewer;
 use super::{WebError, page};
 use crate::api::AppState;
@@ -160,7 +160,7 @@ async fn propose(
     headers: HeaderMap,
     Form(f): Form<ProposeForm>,
 ) -> Result<Response, WebError> {
-    checked_post(&viewer, &headers, &f.csrf)?;
+    viewer.check_post(&headers, &f.csrf)?;
     if !viewer.can(Scope::DecisionsPropose) {
         return Err(WebError::Forbidden(
             "proposing a decision needs the decisions:propose scope".into(),
@@ -219,7 +219,7 @@ async fn act(
     let id: i64 = id
         .parse()
         .map_err(|_| WebError::NotFound(format!("no decision {id}")))?;
-    checked_post(&viewer, &headers, &f.csrf)?;
+    viewer.check_post(&headers, &f.csrf)?;
     let needed = match action.as_str() {
         "approve" | "reject" | "revert" => Scope::DecisionsApprove,
         "withdraw" => Scope::DecisionsPropose,

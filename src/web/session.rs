@@ -47,6 +47,14 @@ impl Viewer {
         })
     }
 
+    /// Accepts a form post only from this site and with this session's CSRF token.
+    pub fn check_post(&self, headers: &HeaderMap, sent: &str) -> Result<(), WebError> {
+        if !same_origin(headers) {
+            return Err(WebError::Csrf);
+        }
+        self.check_csrf(sent)
+    }
+
     /// Refuses a form post whose CSRF token is not this session's.
     pub fn check_csrf(&self, sent: &str) -> Result<(), WebError> {
         let (a, b) = (self.csrf.as_bytes(), sent.as_bytes());
@@ -205,6 +213,14 @@ impl FromRequestParts<AppState> for Viewer {
         let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         Err(WebError::SignIn(next.to_owned()))
     }
+}
+
+/// A form that carries nothing but the CSRF token. A missing field is the same refusal (403) as
+/// a wrong one, not a form error.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
 }
 
 /// Whether the request is a same-origin form post: browsers send `Origin` (or `Sec-Fetch-Site`)

@@ -91,23 +91,13 @@ async fn sign_in(
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
-/// A missing field is the same refusal (403) as a wrong one, not a form error.
-#[derive(Deserialize)]
-struct Csrf {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn sign_out(
     State(st): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
-    Form(f): Form<Csrf>,
+    Form(f): Form<session::CsrfForm>,
 ) -> Result<Response, WebError> {
-    if !same_origin(&headers) {
-        return Err(WebError::Csrf);
-    }
-    viewer.check_csrf(&f.csrf)?;
+    viewer.check_post(&headers, &f.csrf)?;
     st.store.delete_web_session(&viewer.session).await?;
     st.store
         .audit(crate::store::NewAudit::new(

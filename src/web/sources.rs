@@ -2,7 +2,7 @@
 //! confirmed and pages that need JavaScript, and "Check now" (one poll, right away) for viewers
 //! who may triage.
 
-use super::session::{Viewer, same_origin};
+use super::session::{CsrfForm, Viewer};
 use super::{WebError, page};
 use crate::api::AppState;
 use crate::auth::Scope;
@@ -88,24 +88,14 @@ async fn sources(State(st): State<AppState>, viewer: Viewer, Query(f): Query<Fla
     )
 }
 
-/// A missing field is the same refusal (403) as a wrong one.
-#[derive(Deserialize)]
-struct Csrf {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn check(
     State(st): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<Csrf>,
+    Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    if !same_origin(&headers) {
-        return Err(WebError::Csrf);
-    }
-    viewer.check_csrf(&f.csrf)?;
+    viewer.check_post(&headers, &f.csrf)?;
     if !viewer.can(Scope::BriefsWrite) {
         return Err(WebError::Forbidden(
             "checking a source needs the briefs:write scope".into(),
