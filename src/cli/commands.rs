@@ -482,16 +482,6 @@ async fn flags_list(s: Settings, format: Format) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A time given as RFC 3339 or as a duration back from now (`7d`, `12h`).
-pub(crate) fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    let d = humantime::parse_duration(text)
-        .map_err(|e| Failure::Usage(format!("`{text}` is neither an RFC 3339 time nor a duration: {e}")))?;
-    Ok(chrono::Utc::now() - chrono::Duration::from_std(d).map_err(|e| Failure::Usage(e.to_string()))?)
-}
-
 /// `signalbox report`: the summary page's data as Markdown or as the page itself (standalone).
 async fn report(s: Settings, since: &str, format: ReportFormat) -> Result<(), Failure> {
     let since = signalbox::report::parse_since(since, Utc::now()).map_err(Failure::Usage)?;
@@ -543,7 +533,10 @@ async fn audit(s: Settings, cmd: AuditCommand) -> Result<(), Failure> {
             format,
         } => {
             let f = signalbox::store::AuditFilter {
-                since: since.as_deref().map(parse_since).transpose()?,
+                since: since
+                    .as_deref()
+                    .map(|t| signalbox::report::parse_since(t, Utc::now()).map_err(Failure::Usage))
+                    .transpose()?,
                 actor,
                 object_type,
                 object_id,
