@@ -125,6 +125,21 @@ impl Setup {
         v
     }
 
+    /// The status page's first version is stored (the baseline: no change, no brief).
+    async fn wait_for_first_status(&self) {
+        self.wait_for("the first status snapshot", async || {
+            reqwest::get(format!("{}/api/v1/sources/acme-status/snapshots", self.run.base))
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    }
+
     async fn wait_for(&self, what: &str, mut check: impl AsyncFnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !check().await {
@@ -142,17 +157,7 @@ async fn a_major_outage_fails_chat_over_by_playbook_and_the_recovery_reverts_it_
     let _ = &s.env;
 
     // The first version is the baseline: no change, no brief, the file default is served.
-    s.wait_for("the first status snapshot", async || {
-        reqwest::get(format!("{}/api/v1/sources/acme-status/snapshots", s.run.base))
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-            .as_array()
-            .is_some_and(|a| !a.is_empty())
-    })
-    .await;
+    s.wait_for_first_status().await;
     let before = s.ofrep("route.chat", "web-app").await;
     assert_eq!(before["variant"], "primary");
     let revision_before = before["metadata"]["revision"].as_u64().unwrap();
@@ -539,17 +544,7 @@ async fn a_person_who_reverts_a_playbook_failover_has_the_last_word_until_the_ou
     let path = "/api/v2/summary.json";
     fx.set(path, Page::new("application/json", STATUS_OK));
     let s = setup(Some(&fx)).await;
-    s.wait_for("the first status snapshot", async || {
-        reqwest::get(format!("{}/api/v1/sources/acme-status/snapshots", s.run.base))
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-            .as_array()
-            .is_some_and(|a| !a.is_empty())
-    })
-    .await;
+    s.wait_for_first_status().await;
     let briefs = async || {
         s.call("GET", "/api/v1/briefs", "oncall", None)
             .await
