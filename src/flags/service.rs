@@ -78,12 +78,8 @@ pub struct FlagService {
 pub enum ServiceError {
     #[error(transparent)]
     Invalid(#[from] FlagErrors),
-    #[error("unknown environment `{0}`")]
-    UnknownEnv(String),
     #[error("flags are not loaded yet")]
     NotLoaded,
-    #[error("flag `{flag}` has no variant `{variant}`")]
-    UnknownVariant { flag: String, variant: String },
 }
 
 fn sha_hex(parts: &[&[u8]]) -> String {
@@ -161,7 +157,7 @@ impl FlagService {
         if self.current.load().as_ref().is_some_and(|p| p.set_hash == set_hash) {
             return Ok(None);
         }
-        self.publish(Some((Arc::new(set), set_hash)), None).map(Some)
+        self.publish(Some((Arc::new(set), set_hash))).map(Some)
     }
 
     /// The active override of a flag in an environment.
@@ -172,49 +168,6 @@ impl FlagService {
             .get(env)
             .and_then(|m| m.get(flag))
             .cloned()
-    }
-
-    /// Sets (or clears, with `None`) the override of one flag in one environment.
-    pub fn set_override(&self, env: &str, flag: &str, ov: Option<Override>) -> Result<u64, ServiceError> {
-        if !self.environments.iter().any(|e| e == env) {
-            return Err(ServiceError::UnknownEnv(env.to_owned()));
-        }
-        if let Some(o) = &ov {
-            let current = self.current().ok_or(ServiceError::NotLoaded)?;
-            if !current
-                .set
-                .flags
-                .get(flag)
-                .is_some_and(|d| d.variants.contains_key(&o.variant))
-            {
-                return Err(ServiceError::UnknownVariant {
-                    flag: flag.to_owned(),
-                    variant: o.variant.clone(),
-                });
-            }
-        }
-        let must_serve = ov.is_some().then_some((env, flag));
-        let previous = {
-            let mut all = self.overrides.lock().expect("overrides lock");
-            let env_map = all.entry(env.to_owned()).or_default();
-            match ov {
-                Some(o) => env_map.insert(flag.to_owned(), o),
-                None => env_map.remove(flag),
-            }
-        };
-        match self.publish(None, must_serve) {
-            Ok(rev) => Ok(rev),
-            Err(e) => {
-                // Put things back: an override the flag set cannot take must not linger.
-                let mut all = self.overrides.lock().expect("overrides lock");
-                let env_map = all.entry(env.to_owned()).or_default();
-                match previous {
-                    Some(p) => env_map.insert(flag.to_owned(), p),
-                    None => env_map.remove(flag),
-                };
-                Err(e)
-            }
-        }
     }
 
     /// Replaces every override at once (the decisions engine's view of what is active) and
@@ -235,7 +188,7 @@ impl FlagService {
             }
             std::mem::replace(&mut *current, all)
         };
-        match self.publish(None, None) {
+        match self.publish(None) {
             Ok(rev) => Ok(Some(rev)),
             Err(e) => {
                 *self.overrides.lock().expect("overrides lock") = previous;
@@ -246,13 +199,7 @@ impl FlagService {
 
     /// Builds every environment's snapshot from `set` (or the current set) and the overrides,
     /// swaps them in under a new revision and announces it. The only place the revision moves.
-    /// `must_serve` names an override that was just set: it is validated here, under the publish
-    /// lock, so a concurrent reload cannot make it silently vanish.
-    fn publish(
-        &self,
-        new_set: Option<(Arc<FlagSet>, String)>,
-        must_serve: Option<(&str, &str)>,
-    ) -> Result<u64, ServiceError> {
+    fn publish(&self, new_set: Option<(Arc<FlagSet>, String)>) -> Result<u64, ServiceError> {
         let _guard = self.publish_lock.lock().expect("publish lock");
         let prev = self.current.load_full();
         let (set, set_hash) = match (new_set, &prev) {
@@ -262,23 +209,17 @@ impl FlagService {
         };
         let revision = prev.as_ref().map(|p| p.revision + 1).unwrap_or(1);
         let mut overrides = self.overrides.lock().expect("overrides lock").clone();
-        let mut rejected = None;
         // An override whose flag or variant is gone from the files cannot be served; it must not
         // block every later reload either. It is dropped from this build with a warning (the
         // decision that made it will see its flag gone).
         for (env, m) in overrides.iter_mut() {
             m.retain(|flag, ov| {
                 let ok = set.flags.get(flag).is_some_and(|d| d.variants.contains_key(&ov.variant));
-                if !ok && must_serve == Some((env.as_str(), flag.as_str())) {
-                    rejected = Some((flag.clone(), ov.variant.clone()));
-                } else if !ok {
+                if !ok {
                     tracing::warn!(%env, %flag, variant = %ov.variant, "override ignored: its flag or variant no longer exists");
                 }
                 ok
             });
-        }
-        if let Some((flag, variant)) = rejected {
-            return Err(ServiceError::UnknownVariant { flag, variant });
         }
         let now = chrono::Utc::now().timestamp();
         let empty = HashMap::new();
