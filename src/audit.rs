@@ -139,41 +139,48 @@ fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
 
+/// A well-formed chain of `n` events after `anchor`, ids from `first`: what tests of the chain's
+/// readers start from.
+#[cfg(test)]
+pub(crate) fn sample_chain(anchor: &str, first: i64, n: usize) -> Vec<AuditEvent> {
+    let mut prev = anchor.to_owned();
+    (0..n as i64)
+        .map(|i| {
+            let at = chrono::DateTime::from_timestamp_millis(1_767_225_600_123 + i).expect("a valid time");
+            let payload_text = format!("{{\"to\":\"acknowledged\",\"n\":{i}}}");
+            let hash = event_hash(
+                &prev,
+                at.timestamp_millis(),
+                "alice",
+                "brief.acknowledged",
+                "brief",
+                "7",
+                &payload_text,
+            );
+            let e = AuditEvent {
+                id: first + i,
+                at,
+                actor: "alice".into(),
+                action: "brief.acknowledged".into(),
+                object_type: "brief".into(),
+                object_id: "7".into(),
+                payload: serde_json::from_str(&payload_text).expect("valid JSON"),
+                payload_text,
+                prev_hash: prev.clone(),
+                hash,
+            };
+            prev = e.hash.clone();
+            e
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn chain(n: usize) -> Vec<AuditEvent> {
-        let mut prev = GENESIS.to_owned();
-        (0..n)
-            .map(|i| {
-                let at = chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + i as i64).unwrap();
-                let payload_text = format!("{{\"n\":{i}}}");
-                let hash = event_hash(
-                    &prev,
-                    at.timestamp_millis(),
-                    "alice",
-                    "brief.acknowledged",
-                    "brief",
-                    "7",
-                    &payload_text,
-                );
-                let e = AuditEvent {
-                    id: i as i64 + 1,
-                    at,
-                    actor: "alice".into(),
-                    action: "brief.acknowledged".into(),
-                    object_type: "brief".into(),
-                    object_id: "7".into(),
-                    payload: serde_json::from_str(&payload_text).unwrap(),
-                    payload_text,
-                    prev_hash: prev.clone(),
-                    hash,
-                };
-                prev = e.hash.clone();
-                e
-            })
-            .collect()
+        sample_chain(GENESIS, 1, n)
     }
 
     fn verify(events: &[AuditEvent]) -> Verifier {

@@ -669,40 +669,10 @@ pub fn verify_archive<R: Read>(reader: R) -> Result<VerifyReport, EvidenceError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{GENESIS, event_hash};
+    use crate::audit::GENESIS;
 
-    /// A chain of `n` events after `anchor`, ids from `first`.
     fn chain(anchor: &str, first: i64, n: usize) -> Vec<AuditEvent> {
-        let mut prev = anchor.to_owned();
-        (0..n as i64)
-            .map(|i| {
-                let at = DateTime::from_timestamp_millis(1_767_225_600_123 + i).unwrap();
-                let payload_text = format!("{{\"to\":\"acknowledged\",\"n\":{i}}}");
-                let hash = event_hash(
-                    &prev,
-                    at.timestamp_millis(),
-                    "alice",
-                    "brief.acknowledged",
-                    "brief",
-                    "7",
-                    &payload_text,
-                );
-                let e = AuditEvent {
-                    id: first + i,
-                    at,
-                    actor: "alice".into(),
-                    action: "brief.acknowledged".into(),
-                    object_type: "brief".into(),
-                    object_id: "7".into(),
-                    payload: serde_json::from_str(&payload_text).unwrap(),
-                    payload_text,
-                    prev_hash: prev.clone(),
-                    hash,
-                };
-                prev = e.hash.clone();
-                e
-            })
-            .collect()
+        crate::audit::sample_chain(anchor, first, n)
     }
 
     fn contiguous(events: Vec<AuditEvent>, concerned: Vec<i64>) -> AuditRun {
