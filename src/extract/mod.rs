@@ -11,6 +11,7 @@
 //! JSON (sorted keys), which the diff stage parses back to compare items, components and incidents
 //! by identity.
 
+pub mod error_page;
 mod feed;
 mod html;
 mod json;
@@ -21,6 +22,7 @@ mod text;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+pub use error_page::error_page;
 pub use feed::{FeedDoc, FeedEntry};
 pub use status::{Platform, StatusOptions, yield_dropped};
 pub use statuspage::{Component, ComponentStatus, Incident, IncidentUpdate, Maintenance, StatusDoc};

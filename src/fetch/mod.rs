@@ -37,6 +37,9 @@ pub enum ErrorClass {
     /// A status source that named components or incidents now names nothing, or no longer serves
     /// its platform's document: most likely the provider moved to another status platform.
     ParseYieldDropped,
+    /// A document that reads as an error page ("page not found", "access denied", a bot check,
+    /// a JavaScript-only shell) although it came with a success status.
+    ErrorPage,
 }
 
 impl ErrorClass {
@@ -56,6 +59,7 @@ impl ErrorClass {
             ErrorClass::Blocked => "blocked",
             ErrorClass::ExtractFailed => "extract_failed",
             ErrorClass::ParseYieldDropped => "parse_yield_dropped",
+            ErrorClass::ErrorPage => "error_page",
         }
     }
 

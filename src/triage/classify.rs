@@ -141,7 +141,9 @@ impl Rules {
                 "retirement" | "deprecation" | "deprecation_withdrawn" => "deprecation",
                 "price" => "pricing",
                 "rate_limit" => "rate_limit",
-                "model_added" | "model_removed" => "model_launch",
+                "model_added" => "model_launch",
+                // A model gone from a list or table is a retirement that already happened.
+                "model_removed" => "deprecation",
                 "alias_change" => {
                     // An alias moved to a model that is not new is a retarget: the old target
                     // loses its alias, which is what deprecation plans care about.

@@ -6,7 +6,7 @@
 //!
 //! | notation                  | example                          |
 //! |---------------------------|----------------------------------|
-//! | ISO 8601 date             | `2026-01-05`                     |
+//! | ISO 8601 date             | `2026-01-05`, `2026-1-5`         |
 //! | ISO 8601 timestamp        | `2026-01-05T10:00:00Z` (date part) |
 //! | year-first slashes        | `2025/06/16`, `2025/6/16`        |
 //! | month day year            | `January 5th, 2026`, `Jan. 5 2026`, `Sept 30, 2025` |
@@ -46,7 +46,7 @@ const MONTHS: &str = "january|february|march|april|june|july|august|september|oc
                       sept|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec";
 
 static ISO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?").unwrap()
+    Regex::new(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?").unwrap()
 });
 
 static SLASHED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{4})/(\d{1,2})/(\d{1,2})").unwrap());

@@ -32,7 +32,7 @@ pub struct Fact {
 }
 
 impl Fact {
-    fn new(kind: &'static str) -> Fact {
+    pub fn new(kind: &'static str) -> Fact {
         Fact {
             kind,
             subject: None,

@@ -7,12 +7,14 @@
 //! file's vocabulary with the doc_type prior; severity) → impact on flags → the brief.
 //! `dates` and `numbers` are the pure parsers underneath.
 
+pub mod cells;
 pub mod classify;
 pub mod dates;
 pub mod facts;
 pub mod material;
 pub mod numbers;
 pub mod status;
+pub mod structure;
 
 use crate::config::DocType;
 use crate::diff::{LineOp, text_diff};
@@ -124,7 +126,13 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         return status_brief(facts, ctx, provider, diff);
     }
 
-    if !material::is_material(before, after) {
+    // An error page in place of the document (on either side) is a capture artefact.
+    let artefact = match (crate::extract::error_page(before), crate::extract::error_page(after)) {
+        (None, Some(why)) | (Some(why), None) => Some(why),
+        _ => None,
+    };
+    let reading = read_change(before, after, ctx.doc_type);
+    if artefact.is_some() || !reading.material {
         return Brief {
             material: false,
             category: None,
@@ -134,7 +142,10 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
                 "Cosmetic edit of a {} document from {provider}",
                 ctx.doc_type.map(|d| d.as_str()).unwrap_or("watched")
             ),
-            what_changed: vec!["Only formatting, punctuation, links or relative dates changed".into()],
+            what_changed: vec![match artefact {
+                Some(why) => format!("Capture artefact, not a change of the document: {why}"),
+                None => "Only formatting, punctuation, links, dates written another way or stamps changed".into(),
+            }],
             what_breaks: Vec::new(),
             action: "Nothing to do".into(),
             facts: Vec::new(),
@@ -142,7 +153,7 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         };
     }
 
-    let facts = facts::extract(before, after, ctx.doc_type);
+    let facts = reading.facts;
     let categories = ctx.rules.categories(&changed, &facts, ctx.doc_type);
     let category = categories[0];
     let mut severity = classify::severity(category, &facts, changed.len());
@@ -152,7 +163,10 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     } else if !what_breaks.is_empty() && matches!(severity, "low" | "medium") {
         severity = "high";
     }
-    let what_changed = describe(&facts, &changed);
+    let mut what_changed = describe(&facts, &changed);
+    if facts.is_empty() && !reading.notes.is_empty() {
+        what_changed = reading.notes.iter().take(10).cloned().collect();
+    }
     Brief {
         material: true,
         category: Some(category),
@@ -164,6 +178,62 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         what_breaks,
         facts,
         diff,
+    }
+}
+
+/// What a change says: its facts and whether anything of meaning changed.
+pub struct Reading {
+    pub material: bool,
+    pub facts: Vec<Fact>,
+    /// Changed fields that gave no fact, described.
+    pub notes: Vec<String>,
+}
+
+/// Reads a change structure first: tables and records are diffed row by row and cell by cell
+/// (`structure`, `cells`); the prose around them keeps its sentence rules (`facts`, `material`).
+/// A data file (JSON, YAML, code literals) on both sides is read from its records alone.
+pub fn read_change(before: &str, after: &str, doc_type: Option<DocType>) -> Reading {
+    let (sb, sa) = (structure::parse(before), structure::parse(after));
+    if sb.format != sa.format {
+        // One version no longer parses as data (or now does): compare as text.
+        return Reading {
+            material: material::is_material(before, after),
+            facts: facts::extract(before, after, doc_type),
+            notes: Vec::new(),
+        };
+    }
+    let d = structure::rowdiff::diff(&sb, &sa);
+    let read = cells::read(&d, doc_type);
+    if sa.format == structure::Format::Tree {
+        return Reading {
+            material: read.material,
+            facts: read.facts,
+            notes: read.notes,
+        };
+    }
+    // Tables were read as records; the rest is prose. Table lines are blanked (not removed) so
+    // that line positions, and the context rules that use them, stay as they were.
+    let blank = |text: &str, lines: &std::collections::BTreeSet<usize>| -> String {
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| if lines.contains(&i) { "" } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (pb, pa) = (blank(before, &sb.table_lines), blank(after, &sa.table_lines));
+    let prose_material = material::is_material(&pb, &pa);
+    let mut facts = read.facts;
+    if prose_material {
+        for f in facts::extract(&pb, &pa, doc_type) {
+            if !facts.contains(&f) {
+                facts.push(f);
+            }
+        }
+    }
+    Reading {
+        material: read.material || prose_material,
+        facts,
+        notes: read.notes,
     }
 }
 

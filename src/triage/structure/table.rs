@@ -1,0 +1,325 @@
+//! Pipe tables as records: Markdown and MDX (`| a | b |` with a `|---|` row, leading and trailing
+//! pipes optional when the separator row is there) and tables rendered from HTML (one `| a | b |`
+//! line per row, the header row first, no separator).
+//!
+//! Each row is a record keyed by its identifying column: the column whose cells are most often
+//! ids (never a "Replacement"/"Recommended" column: those name the model to move to), else the
+//! column whose header says model, name or id, else the first. A table whose header row holds the
+//! ids and whose first column holds the field names (prices per model as columns) is read
+//! transposed.
+
+use super::{Record, is_id_like, plain, subjects_of};
+use regex::Regex;
+use std::sync::LazyLock;
+
+pub struct Table {
+    pub start: usize,
+    pub end: usize,
+    pub records: Vec<Record>,
+}
+
+/// The cells of a table row, or `None` for a line that is not one.
+fn cells(line: &str, loose: bool) -> Option<Vec<String>> {
+    let l = line.trim();
+    if l.starts_with('|') {
+        let inner = l.strip_prefix('|').unwrap_or(l);
+        let inner = inner.strip_suffix('|').unwrap_or(inner);
+        return Some(split_cells(inner));
+    }
+    // GFM rows without outer pipes, only inside a table whose separator row says so.
+    (loose && l.contains('|') && !l.starts_with("```")).then(|| split_cells(l))
+}
+
+/// Splits on `|` outside code spans and escaped pipes (`\|`).
+fn split_cells(inner: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_code = false;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                cur.push('|');
+                chars.next();
+            }
+            '`' => {
+                in_code = !in_code;
+                cur.push(c);
+            }
+            '|' if !in_code => out.push(std::mem::take(&mut cur).trim().to_owned()),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur.trim().to_owned());
+    out
+}
+
+fn is_separator(line: &str) -> bool {
+    static SEP: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$").expect("valid regex"));
+    let l = line.trim();
+    l.contains('-') && (l.contains('|') || l.starts_with(":-") || l.starts_with("--")) && SEP.is_match(l)
+}
+
+static HEADING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$").expect("valid regex"));
+
+/// Headers that name the model to move to, not the row's model.
+pub static REPLACEMENT_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)replace|recommend|successor|alternative|migrat|upgrade|instead|suggested|use instead|substitute")
+        .expect("valid regex")
+});
+static ID_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:model|models|name|id|ids|endpoint|api|identifier|slug|sku)\b").expect("valid regex")
+});
+
+/// The nearest Markdown heading above line `at`.
+fn heading_above(lines: &[&str], at: usize) -> Option<String> {
+    lines[..at]
+        .iter()
+        .rev()
+        .take(200)
+        .find_map(|l| HEADING.captures(l).map(|c| plain(&c[1])))
+}
+
+/// Whether a row reads as a header: no amounts, dates, ids or numbers in it.
+fn looks_like_header(row: &[String]) -> bool {
+    row.iter().all(|c| {
+        let p = plain(c);
+        crate::triage::numbers::find_prices(&p).is_empty()
+            && crate::triage::dates::find_dates(&p).is_empty()
+            && crate::triage::numbers::parse_decimal(&p).is_none()
+            && !p.split_whitespace().any(is_id_like)
+    }) && row.iter().any(|c| !c.trim().is_empty())
+}
+
+/// Every table of a text, each row a record.
+pub fn tables(lines: &[&str]) -> Vec<Table> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        // A table starts at a pipe row, or at a header row followed by a separator.
+        let sep_next = lines.get(i + 1).is_some_and(|l| is_separator(l)) && lines[i].contains('|');
+        if cells(lines[i], false).is_none() && !sep_next {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let loose = sep_next;
+        let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut header: Option<Vec<String>> = None;
+        while i < lines.len() {
+            let l = lines[i];
+            if is_separator(l) {
+                if header.is_none()
+                    && let Some((_, h)) = rows.pop()
+                {
+                    header = Some(h);
+                }
+                i += 1;
+                continue;
+            }
+            match cells(l, loose) {
+                Some(c) if !l.trim().is_empty() => rows.push((i, c)),
+                _ => break,
+            }
+            i += 1;
+        }
+        let end = i;
+        if header.is_none() && rows.len() >= 2 && looks_like_header(&rows[0].1) {
+            header = Some(rows.remove(0).1);
+        }
+        if rows.is_empty() || (header.is_none() && rows.len() < 2) {
+            continue;
+        }
+        let width = rows.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+        if width < 2 {
+            continue;
+        }
+        let header: Vec<String> = match header {
+            Some(h) => (0..width)
+                .map(|c| {
+                    h.get(c)
+                        .map(|x| plain(x))
+                        .filter(|x| !x.is_empty())
+                        .unwrap_or_else(|| format!("column {}", c + 1))
+                })
+                .collect(),
+            None => (0..width).map(|c| format!("column {}", c + 1)).collect(),
+        };
+        let heading = heading_above(lines, start);
+        let records = if transposed(&header, &rows) {
+            transpose(&header, &rows, heading.as_deref(), start)
+        } else {
+            row_records(&header, &rows, heading.as_deref())
+        };
+        out.push(Table { start, end, records });
+    }
+    out
+}
+
+/// How often a column's cells are ids, 0..=1 (empty cells not counted).
+fn id_share(rows: &[(usize, Vec<String>)], col: usize) -> f64 {
+    let filled: Vec<String> = rows
+        .iter()
+        .filter_map(|(_, r)| r.get(col))
+        .map(|c| plain(c))
+        .filter(|c| !c.is_empty() && c != "-")
+        .collect();
+    if filled.is_empty() {
+        return 0.0;
+    }
+    let ids = filled
+        .iter()
+        .filter(|c| {
+            c.split(|ch: char| ch.is_whitespace() || ch == ',')
+                .any(|t| is_id_like(t.trim_matches('.')))
+        })
+        .count();
+    ids as f64 / filled.len() as f64
+}
+
+fn key_column(header: &[String], rows: &[(usize, Vec<String>)]) -> usize {
+    let candidates: Vec<usize> = (0..header.len())
+        .filter(|c| !REPLACEMENT_HEADER.is_match(&header[*c]))
+        .collect();
+    let mut best: Option<(usize, f64)> = None;
+    for &c in &candidates {
+        let share = id_share(rows, c);
+        if share >= 0.5 && best.is_none_or(|(_, s)| share > s + 1e-9) {
+            best = Some((c, share));
+        }
+    }
+    if let Some((c, _)) = best {
+        return c;
+    }
+    candidates
+        .iter()
+        .copied()
+        .find(|c| ID_HEADER.is_match(&header[*c]))
+        .or(candidates.first().copied())
+        .unwrap_or(0)
+}
+
+fn scope(heading: Option<&str>, header: &[String]) -> String {
+    format!(
+        "{}table: {}",
+        heading.map(|h| format!("{h} / ")).unwrap_or_default(),
+        header.iter().map(|h| h.to_lowercase()).collect::<Vec<_>>().join(" | ")
+    )
+}
+
+fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option<&str>) -> Vec<Record> {
+    let key_col = key_column(header, rows);
+    let scope = scope(heading, header);
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    rows.iter()
+        .filter_map(|(line, row)| {
+            let key_cell = plain(row.get(key_col).map(String::as_str).unwrap_or(""));
+            // A row with an empty key cell continues the row above (a second price tier); it
+            // is keyed by its other cells' labels rather than dropped.
+            let base = if key_cell.is_empty() {
+                row.iter().map(|c| plain(c)).find(|c| !c.is_empty())?
+            } else {
+                key_cell.clone()
+            };
+            let n = seen.entry(base.to_lowercase()).or_default();
+            *n += 1;
+            let key = if *n == 1 {
+                base.to_lowercase()
+            } else {
+                format!("{}#{}", base.to_lowercase(), n)
+            };
+            Some(Record {
+                scope: scope.clone(),
+                heading: heading.map(str::to_owned),
+                key,
+                subjects: if key_cell.is_empty() {
+                    Vec::new()
+                } else {
+                    subjects_of(&key_cell)
+                },
+                inherited: false,
+                fields: header
+                    .iter()
+                    .enumerate()
+                    .map(|(c, h)| (h.clone(), row.get(c).cloned().unwrap_or_default()))
+                    .collect(),
+                line: Some(*line),
+            })
+        })
+        .collect()
+}
+
+/// Models as columns: the header's cells after the first are mostly ids and the first column is
+/// not.
+fn transposed(header: &[String], rows: &[(usize, Vec<String>)]) -> bool {
+    let ids = header[1..].iter().filter(|h| is_id_like(h)).count();
+    header.len() >= 3 && ids * 2 > header.len() - 1 && id_share(rows, 0) < 0.5
+}
+
+fn transpose(header: &[String], rows: &[(usize, Vec<String>)], heading: Option<&str>, start: usize) -> Vec<Record> {
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|(_, r)| plain(r.first().map(String::as_str).unwrap_or("")))
+        .collect();
+    let scope = scope(heading, &labels);
+    (1..header.len())
+        .map(|c| Record {
+            scope: scope.clone(),
+            heading: heading.map(str::to_owned),
+            key: header[c].to_lowercase(),
+            subjects: subjects_of(&header[c]),
+            inherited: false,
+            fields: labels
+                .iter()
+                .zip(rows)
+                .map(|(l, (_, r))| (l.clone(), r.get(c).cloned().unwrap_or_default()))
+                .collect(),
+            line: Some(start),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Vec<Record> {
+        let lines: Vec<&str> = text.lines().collect();
+        tables(&lines).into_iter().flat_map(|t| t.records).collect()
+    }
+
+    #[test]
+    fn markdown_table_rows_keyed_by_their_id_column() {
+        let t = "## Legacy\n\n| Name | API id | Retirement | Replacement |\n|---|:--:|---|---|\n| Acme L | `acme-l-1` | 2026-01-05 | `acme-l-2` |\n| Acme S | `acme-s-1` | | acme-s-2 |\n";
+        let r = read(t);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].key, "acme-l-1");
+        assert_eq!(r[0].subjects, ["acme-l-1"]);
+        assert_eq!(r[0].heading.as_deref(), Some("Legacy"));
+        assert_eq!(r[0].field("Retirement"), Some("2026-01-05"));
+        assert_eq!(r[1].field("Retirement"), Some(""));
+    }
+
+    #[test]
+    fn html_rendered_and_gfm_tables() {
+        let html = "| Model | Input (per 1M tokens) | Output |\n| acme-x | $2.00 | $8.00 |\n| acme-y | $1 | $4 |\n";
+        let r = read(html);
+        assert_eq!(r[1].field("Input (per 1M tokens)"), Some("$1"));
+        let gfm = "Model | RPM\n--- | ---\nacme-x | 500\nacme-y | 60\n";
+        let r = read(gfm);
+        assert_eq!((r[0].key.as_str(), r[0].field("RPM")), ("acme-x", Some("500")));
+    }
+
+    #[test]
+    fn display_names_become_slugs_and_models_as_columns_are_transposed() {
+        let t = "| Model | Input |\n|---|---|\n| Acme Large 2 | $3 |\n| Acme Small | $1 |\n";
+        let r = read(t);
+        assert_eq!(r[0].subjects, ["acme-large-2"]);
+        let t = "| | acme-x-1 | acme-y-1 |\n|---|---|---|\n| Input | $2 | $1 |\n| Output | $8 | $4 |\n";
+        let r = read(t);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[1].key.as_str(), r[1].field("Output")), ("acme-y-1", Some("$4")));
+    }
+}
