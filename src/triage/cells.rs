@@ -620,6 +620,9 @@ fn signal(old: Option<&str>, new: Option<&str>) -> bool {
 
 /// Reads a structured diff.
 pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>) -> Reading {
+    // Rows of a policy's or a status page's tables (purposes and legal bases, regions) are not
+    // models: in those documents a row coming or going is text, not a launch or a removal.
+    let lists_models = !matches!(doc_type, Some(DocType::Policy | DocType::Terms | DocType::Status));
     let mut out = Reading {
         facts: Vec::new(),
         material: false,
@@ -647,7 +650,12 @@ pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>) -> Reading {
                 let deprecates = out.facts[before..]
                     .iter()
                     .any(|f| matches!(f.kind, "retirement" | "deprecation"));
-                if !deprecates && !r.inherited && !r.subjects.is_empty() && doc_type != Some(DocType::Deprecations) {
+                if lists_models
+                    && !deprecates
+                    && !r.inherited
+                    && !r.subjects.is_empty()
+                    && doc_type != Some(DocType::Deprecations)
+                {
                     for s in &r.subjects {
                         let f = fact("model_added", s);
                         if !out.facts.contains(&f) {
@@ -658,7 +666,7 @@ pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>) -> Reading {
             }
             RowChange::Removed(r) => {
                 out.material = true;
-                if !r.inherited && !r.subjects.is_empty() {
+                if lists_models && !r.inherited && !r.subjects.is_empty() {
                     for s in &r.subjects {
                         let f = fact("model_removed", s);
                         if !out.facts.contains(&f) {

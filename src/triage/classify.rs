@@ -135,7 +135,10 @@ impl Rules {
     /// Every category that applies, strongest first.
     pub fn categories(&self, changed: &[&str], facts: &[Fact], doc_type: Option<DocType>) -> Vec<&'static str> {
         let mut scores: BTreeMap<&'static str, f64> = BTreeMap::new();
-        // Facts decide first: they are what the change does.
+        // Facts decide first: they are what the change does. When one change does several
+        // things, the one that can break something leads (a retirement date moved beats five
+        // models added beside it); the number of facts only orders within that.
+        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
         for f in facts {
             let cat = match f.kind {
                 "retirement" | "deprecation" | "deprecation_withdrawn" => "deprecation",
@@ -159,7 +162,17 @@ impl Rules {
                 "incident" | "status_change" => "incident",
                 _ => continue,
             };
-            *scores.entry(cat).or_default() += 10.0;
+            *counts.entry(cat).or_default() += 1;
+        }
+        for (cat, n) in counts {
+            let weight = match cat {
+                "incident" => 60.0,
+                "deprecation" => 50.0,
+                "pricing" | "rate_limit" => 40.0,
+                "policy" => 30.0,
+                _ => 20.0,
+            };
+            *scores.entry(cat).or_default() += weight + n.min(10) as f64;
         }
         for (name, patterns, prior) in &self.categories {
             let Some(cat) = CATEGORIES.iter().find(|c| **c == name.as_str()).copied() else {
@@ -187,6 +200,12 @@ impl Rules {
     }
 }
 
+/// A clause that forbids something to the reader.
+static PROHIBITION: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:must not|may not|shall not|cannot|can't|do not|don't|never|prohibit\w*|forbid\w*|not (?:be )?(?:permitted|allowed)|no longer (?:permitted|allowed)|is not allowed|are not allowed|ban(?:s|ned)?)\b|^\s*(?:[-*+•]|\d+[.)])?\s*(?:\*\*)?not\s+\w|(?:use|using) the services to:")
+        .expect("valid regex")
+});
+
 /// Severity from what the change does; raised later when it touches what we use.
 pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> &'static str {
     match category {
@@ -201,8 +220,15 @@ pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> &'stati
             if increase { "high" } else { "medium" }
         }
         "policy" if changed_lines > 40 => "high",
-        // A new prohibition or obligation is what gets an account suspended.
-        "policy" if facts.iter().any(|f| f.kind == "policy_clause_added") => "high",
+        // A new prohibition is what gets an account suspended; a new option or a provider's
+        // commitment is worth reading, not urgent.
+        "policy"
+            if facts.iter().any(|f| {
+                f.kind == "policy_clause_added" && f.new.as_deref().is_some_and(|c| PROHIBITION.is_match(c))
+            }) =>
+        {
+            "high"
+        }
         "policy" | "rate_limit" | "model_launch" => "medium",
         "capability" => "low",
         _ => "low",

@@ -551,7 +551,10 @@ fn rate_limits(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], fac
 static LIST_ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:[-*+•]|\d+[.)]|[a-z][.)])\s+").expect("valid regex"));
 static OBLIGATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:must not|may not|shall not|do not|don't|cannot|not (?:be )?(?:permitted|allowed)|prohibit\w*|forbid\w*|you (?:must|agree|may)|we may|required to)\b")
+    // Prohibitions and obligations, and the commitments a provider makes ("does not use your
+    // data to train", "will not"), and list items that are prohibitions by themselves ("* Not
+    // use the outputs to ...").
+    Regex::new(r"(?i)\b(?:must(?: not)?|may not|shall(?: not)?|do not|does not|will not|won't|don't|cannot|not (?:be )?(?:permitted|allowed)|prohibit\w*|forbid\w*|you (?:agree|may)|we may|required to|undertakes? to|commits? to|authori[sz]es?)\b|^\s*(?:[-*+•]|\d+[.)])?\s*(?:\*\*)?(?:not|never|no longer)\s+\w")
         .expect("valid regex")
 });
 

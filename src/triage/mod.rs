@@ -158,9 +158,13 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     let category = categories[0];
     let mut severity = classify::severity(category, &facts, changed.len());
     let what_breaks = impact(&facts, ctx, provider);
-    if !what_breaks.is_empty() && category == "deprecation" {
+    // A change to a model a flag serves raises the brief; a provider-wide change (a policy
+    // edit, a page with no model in it) names the flags for context only: every watched
+    // provider is one we use, and raising all of its edits would drown the ones that matter.
+    let model_hit = !what_breaks.is_empty() && facts.iter().any(|f| f.subject.is_some());
+    if model_hit && category == "deprecation" {
         severity = if within_days(&facts, 30) { "critical" } else { "high" };
-    } else if !what_breaks.is_empty() && matches!(severity, "low" | "medium") {
+    } else if model_hit && matches!(severity, "low" | "medium") {
         severity = "high";
     }
     let mut what_changed = describe(&facts, &changed);

@@ -167,8 +167,18 @@ pub fn subjects_of(value: &str) -> Vec<String> {
 /// A display name as an id: `Acme Large 2.1` → `acme-large-2.1`; `None` for text that is not a
 /// short name (a sentence, a number).
 pub fn slug(name: &str) -> Option<String> {
+    const GLUE: &[&str] = &[
+        "the", "a", "an", "and", "or", "of", "to", "for", "with", "in", "on", "our", "your", "we", "you", "is", "are",
+    ];
+    let name = name.trim().trim_end_matches([':', ';', ',']);
     let words: Vec<&str> = name.split_whitespace().collect();
-    if words.is_empty() || words.len() > 6 || name.len() > 60 || name.ends_with('.') {
+    // A name is a few words; a phrase with glue words or a sentence is not one.
+    if words.is_empty()
+        || words.len() > 6
+        || name.len() > 60
+        || name.ends_with('.')
+        || words.iter().any(|w| GLUE.contains(&w.to_lowercase().as_str()))
+    {
         return None;
     }
     let s: String = words

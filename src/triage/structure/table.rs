@@ -158,8 +158,9 @@ pub fn tables(lines: &[&str]) -> Vec<Table> {
     out
 }
 
-/// How often a column's cells are ids, 0..=1 (empty cells not counted).
-fn id_share(rows: &[(usize, Vec<String>)], col: usize) -> f64 {
+/// How often a column's cells are ids, 0..=1 (empty cells not counted): `(whole, partial)`, the
+/// share of cells that are nothing but ids and the share that contain one.
+fn id_share(rows: &[(usize, Vec<String>)], col: usize) -> (f64, f64) {
     let filled: Vec<String> = rows
         .iter()
         .filter_map(|(_, r)| r.get(col))
@@ -167,27 +168,40 @@ fn id_share(rows: &[(usize, Vec<String>)], col: usize) -> f64 {
         .filter(|c| !c.is_empty() && c != "-")
         .collect();
     if filled.is_empty() {
-        return 0.0;
+        return (0.0, 0.0);
     }
-    let ids = filled
+    let tokens = |c: &String| -> Vec<String> {
+        c.split(|ch: char| ch.is_whitespace() || ch == ',')
+            .map(|t| t.trim_matches(|x: char| matches!(x, '.' | '(' | ')' | ';')).to_owned())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let whole = filled
         .iter()
-        .filter(|c| {
-            c.split(|ch: char| ch.is_whitespace() || ch == ',')
-                .any(|t| is_id_like(t.trim_matches('.')))
-        })
+        .filter(|c| tokens(c).iter().all(|t| is_id_like(t)))
         .count();
-    ids as f64 / filled.len() as f64
+    let partial = filled
+        .iter()
+        .filter(|c| tokens(c).iter().any(|t| is_id_like(t)))
+        .count();
+    (whole as f64 / filled.len() as f64, partial as f64 / filled.len() as f64)
 }
 
+/// The identifying column: cells that are ids (whole cells before cells that contain one), a
+/// header that says model, id or name as the tie-breaker, never a replacement column.
 fn key_column(header: &[String], rows: &[(usize, Vec<String>)]) -> usize {
     let candidates: Vec<usize> = (0..header.len())
         .filter(|c| !REPLACEMENT_HEADER.is_match(&header[*c]))
         .collect();
     let mut best: Option<(usize, f64)> = None;
     for &c in &candidates {
-        let share = id_share(rows, c);
-        if share >= 0.5 && best.is_none_or(|(_, s)| share > s + 1e-9) {
-            best = Some((c, share));
+        let (whole, partial) = id_share(rows, c);
+        if whole < 0.5 && partial < 0.5 {
+            continue;
+        }
+        let score = whole + 0.25 * partial + if ID_HEADER.is_match(&header[c]) { 0.3 } else { 0.0 };
+        if best.is_none_or(|(_, s)| score > s + 1e-9) {
+            best = Some((c, score));
         }
     }
     if let Some((c, _)) = best {
@@ -255,7 +269,7 @@ fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option
 /// not.
 fn transposed(header: &[String], rows: &[(usize, Vec<String>)]) -> bool {
     let ids = header[1..].iter().filter(|h| is_id_like(h)).count();
-    header.len() >= 3 && ids * 2 > header.len() - 1 && id_share(rows, 0) < 0.5
+    header.len() >= 3 && ids * 2 > header.len() - 1 && id_share(rows, 0).1 < 0.5
 }
 
 fn transpose(header: &[String], rows: &[(usize, Vec<String>)], heading: Option<&str>, start: usize) -> Vec<Record> {
