@@ -410,9 +410,10 @@ fn record_facts(
     before: Option<&Record>,
     after: Option<&Record>,
     cells: &[CellChange],
-    doc_type: Option<DocType>,
+    ctx: &ReadCtx,
     out: &mut Reading,
 ) {
+    let doc_type = ctx.doc_type;
     let rec = after.or(before).expect("a record on one side");
     let subjects: Vec<String> = if rec.subjects.is_empty() {
         vec![rec.key.clone()]
@@ -437,6 +438,14 @@ fn record_facts(
                     ));
                 }
                 continue;
+            }
+            // A data file's bookkeeping (matchers, internal names, display labels) changes
+            // without the provider changing anything; a curated table's cells do not.
+            Meaning::Other if ctx.data_file => {
+                if !(signal(o, n) || SIGNAL.is_match(&words(&c.field))) {
+                    continue;
+                }
+                out.material = true;
             }
             _ => out.material = true,
         }
@@ -603,13 +612,15 @@ fn record_facts(
     }
 }
 
-/// Free text that says something a reader acts on.
+/// Words a reader acts on.
+static SIGNAL: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)deprecat|retire|shut ?down|sunset|discontinu|no longer|end[ -]of[ -]life|legacy|price|pricing|\$\s?\d|cost|rate limit|quota|limit|prohibit|must not|may not|breaking|removed|replaced|endpoint|modalit|\bmode\b",
+    )
+});
+
+/// Free text whose new words say something a reader acts on.
 fn signal(old: Option<&str>, new: Option<&str>) -> bool {
-    static SIGNAL: LazyLock<Regex> = LazyLock::new(|| {
-        re(
-            r"(?i)deprecat|retire|shut ?down|sunset|discontinu|no longer|end[ -]of[ -]life|legacy|price|pricing|\$\s?\d|cost|rate limit|quota|limit|prohibit|must not|may not|breaking|removed|replaced",
-        )
-    });
     let ow: std::collections::BTreeSet<String> =
         old.unwrap_or("").split_whitespace().map(|w| w.to_lowercase()).collect();
     new.unwrap_or("")
@@ -618,8 +629,16 @@ fn signal(old: Option<&str>, new: Option<&str>) -> bool {
         .any(|w| SIGNAL.is_match(w))
 }
 
-/// Reads a structured diff.
-pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>) -> Reading {
+struct ReadCtx {
+    doc_type: Option<DocType>,
+    /// The document is a data file (JSON, YAML, code), not prose with tables.
+    data_file: bool,
+}
+
+/// Reads a structured diff; `data_file` when the document is a data file rather than prose
+/// with tables.
+pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>, data_file: bool) -> Reading {
+    let ctx = ReadCtx { doc_type, data_file };
     // Rows of a policy's or a status page's tables (purposes and legal bases, regions) are not
     // models: in those documents a row coming or going is text, not a launch or a removal.
     let lists_models = !matches!(doc_type, Some(DocType::Policy | DocType::Terms | DocType::Status));
@@ -631,7 +650,7 @@ pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>) -> Reading {
     for change in &d.rows {
         match change {
             RowChange::Changed { before, after, cells } => {
-                record_facts(Some(before), Some(after), cells, doc_type, &mut out)
+                record_facts(Some(before), Some(after), cells, &ctx, &mut out)
             }
             RowChange::Added(r) => {
                 let cells: Vec<CellChange> = r
@@ -645,7 +664,7 @@ pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>) -> Reading {
                     .filter(|c| c.new.is_some())
                     .collect();
                 let before = out.facts.len();
-                record_facts(None, Some(r), &cells, doc_type, &mut out);
+                record_facts(None, Some(r), &cells, &ctx, &mut out);
                 out.material = true;
                 let deprecates = out.facts[before..]
                     .iter()

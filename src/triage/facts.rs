@@ -54,6 +54,11 @@ static MODEL_ID: LazyLock<Regex> = LazyLock::new(|| {
 static RETIRE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)retire|shut(?:s|ting)?\s*down|end[ -]of[ -]life|\beol\b|sunset|discontinu|removed? from|no longer (?:be )?available").expect("valid regex")
 });
+/// Words right after a date that make it the date of an announcement.
+static ANNOUNCED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\W{0,3}(?:\w+\W+){0,2}?(?:notified|announced|informed|told|emailed|e-mailed|alerted|wrote|published|released|launched|introduced|shared)\b")
+        .expect("valid regex")
+});
 static DEPRECATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)deprecat|legacy").expect("valid regex"));
 static EFFECTIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)effective|updated|last (?:modified|revised)|revised|as of|version date").expect("valid regex")
@@ -312,6 +317,11 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
                 context
             };
             let iso = d.date.format("%Y-%m-%d").to_string();
+            // "On April 14th, 2025, we notified developers that x is deprecated": the date the
+            // news was given, not the deadline.
+            if ANNOUNCED.is_match(&line[d.end..]) {
+                continue;
+            }
             let kind = if RETIRE.is_match(&context) {
                 Some("retirement")
             } else if DEPRECATE.is_match(&context) {

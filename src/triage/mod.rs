@@ -207,7 +207,7 @@ pub fn read_change(before: &str, after: &str, doc_type: Option<DocType>) -> Read
         };
     }
     let d = structure::rowdiff::diff(&sb, &sa);
-    let read = cells::read(&d, doc_type);
+    let read = cells::read(&d, doc_type, sa.format == structure::Format::Tree);
     if sa.format == structure::Format::Tree {
         return Reading {
             material: read.material,
@@ -228,8 +228,17 @@ pub fn read_change(before: &str, after: &str, doc_type: Option<DocType>) -> Read
     let prose_material = material::is_material(&pb, &pa);
     let mut facts = read.facts;
     if prose_material {
+        // A table's date for a model says more than a sentence near it (which may be the date
+        // the deprecation was announced).
+        let dated: Vec<String> = facts
+            .iter()
+            .filter(|f| matches!(f.kind, "retirement" | "deprecation"))
+            .filter_map(|f| f.subject.clone())
+            .collect();
         for f in facts::extract(&pb, &pa, doc_type) {
-            if !facts.contains(&f) {
+            let covered =
+                matches!(f.kind, "retirement" | "deprecation") && f.subject.as_ref().is_some_and(|s| dated.contains(s));
+            if !covered && !facts.contains(&f) {
                 facts.push(f);
             }
         }

@@ -348,6 +348,25 @@ pub fn read(src: &str) -> Option<Map<String, Value>> {
     let mut out = Map::new();
     let mut depth = 0usize;
     while let Some(t) = p.peek().cloned() {
+        // `type Model = 'a' | 'b' | (string & {})`: a TypeScript union of string literals.
+        if depth == 0
+            && matches!(t, Tok::Str(_) | Tok::Punct('|'))
+            && let Some(name) = assignment_name(&p.toks, p.pos)
+        {
+            let mut items = Vec::new();
+            while let Some(tok) = p.peek().cloned() {
+                match tok {
+                    Tok::Str(s) => items.push(Value::String(s)),
+                    Tok::Punct('|') => {}
+                    _ => break,
+                }
+                p.pos += 1;
+            }
+            if items.len() >= 2 {
+                out.insert(name, Value::Array(items));
+            }
+            continue;
+        }
         let named = match (&t, depth) {
             (Tok::Punct('{' | '['), 0) => assignment_name(&p.toks, p.pos),
             (Tok::Ident(_), 0) if matches!(p.peek_at(1), Some(Tok::Punct('[' | '('))) => {
@@ -431,6 +450,15 @@ mod tests {
         assert_eq!(m["__all__"], json!(["Model"]));
         assert_eq!(m["Model"], json!([["acme-2", "acme-1"], "str"]));
         assert_eq!(m["DEPRECATED"], json!({"acme-0": "June 1st, 2025", "x": null}));
+    }
+
+    #[test]
+    fn a_typescript_union_of_ids() {
+        let src =
+            "export type ChatModel =\n  | 'acme-2'\n  | 'acme-1-mini'\n  | (string & {});\nexport const x = 'one';\n";
+        let m = read(src).unwrap();
+        assert_eq!(m["ChatModel"], json!(["acme-2", "acme-1-mini"]));
+        assert!(!m.contains_key("x"));
     }
 
     #[test]

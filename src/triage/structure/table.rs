@@ -226,24 +226,59 @@ fn scope(heading: Option<&str>, header: &[String]) -> String {
 fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option<&str>) -> Vec<Record> {
     let key_col = key_column(header, rows);
     let scope = scope(heading, header);
+    let cell = |row: &Vec<String>, c: usize| plain(row.get(c).map(String::as_str).unwrap_or(""));
+    // A row with an empty key cell continues the row above (a second price tier); it is keyed
+    // by its first filled cell rather than dropped.
+    let bases: Vec<Option<String>> = rows
+        .iter()
+        .map(|(_, row)| {
+            let k = cell(row, key_col);
+            if k.is_empty() {
+                row.iter().map(|c| plain(c)).find(|c| !c.is_empty())
+            } else {
+                Some(k)
+            }
+        })
+        .collect();
+    // The same model on several rows (one per version, region or tier): a column that tells
+    // them apart joins the key, so that inserting a row does not shift the others' identity.
+    // Prices and dates are what changes, so they never identify a row.
+    let distinct = |keys: &[String]| keys.iter().collect::<std::collections::BTreeSet<_>>().len() == keys.len();
+    let plain_bases: Vec<String> = bases.iter().flatten().map(|b| b.to_lowercase()).collect();
+    let discriminator = (!distinct(&plain_bases))
+        .then(|| {
+            (0..header.len()).filter(|c| *c != key_col).find(|&c| {
+                let stable = rows.iter().all(|(_, r)| {
+                    let v = cell(r, c);
+                    v.len() <= 40
+                        && crate::triage::numbers::find_prices(&v).is_empty()
+                        && crate::triage::dates::find_dates(&v).is_empty()
+                });
+                let keys: Vec<String> = rows
+                    .iter()
+                    .zip(&bases)
+                    .filter_map(|((_, r), b)| {
+                        b.as_ref()
+                            .map(|b| format!("{} / {}", b.to_lowercase(), cell(r, c).to_lowercase()))
+                    })
+                    .collect();
+                stable && distinct(&keys)
+            })
+        })
+        .flatten();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     rows.iter()
-        .filter_map(|(line, row)| {
-            let key_cell = plain(row.get(key_col).map(String::as_str).unwrap_or(""));
-            // A row with an empty key cell continues the row above (a second price tier); it
-            // is keyed by its other cells' labels rather than dropped.
-            let base = if key_cell.is_empty() {
-                row.iter().map(|c| plain(c)).find(|c| !c.is_empty())?
-            } else {
-                key_cell.clone()
+        .zip(bases)
+        .filter_map(|((line, row), base)| {
+            let base = base?.to_lowercase();
+            let base = match discriminator {
+                Some(c) => format!("{base} / {}", cell(row, c).to_lowercase()),
+                None => base,
             };
-            let n = seen.entry(base.to_lowercase()).or_default();
+            let n = seen.entry(base.clone()).or_default();
             *n += 1;
-            let key = if *n == 1 {
-                base.to_lowercase()
-            } else {
-                format!("{}#{}", base.to_lowercase(), n)
-            };
+            let key = if *n == 1 { base } else { format!("{base}#{n}") };
+            let key_cell = cell(row, key_col);
             Some(Record {
                 scope: scope.clone(),
                 heading: heading.map(str::to_owned),
@@ -324,6 +359,15 @@ mod tests {
         let gfm = "Model | RPM\n--- | ---\nacme-x | 500\nacme-y | 60\n";
         let r = read(gfm);
         assert_eq!((r[0].key.as_str(), r[0].field("RPM")), ("acme-x", Some("500")));
+    }
+
+    #[test]
+    fn rows_of_one_model_are_told_apart_by_another_column() {
+        let t = "| Model | Version | Retirement |\n|---|---|---|\n| acme-t | 0301 | 2025-02-13 |\n| acme-t | 0613 | 2025-06-13 |\n";
+        let r = read(t);
+        assert_eq!(r[0].key, "acme-t / 0301");
+        assert_eq!(r[1].key, "acme-t / 0613");
+        assert_eq!(r[1].subjects, ["acme-t"]);
     }
 
     #[test]
