@@ -163,8 +163,19 @@ pub fn diff(before: &Normalized, after: &Normalized) -> Diff {
     }
 }
 
+/// `text` with its last line ended by a newline. Normalized documents have no final newline,
+/// so without this a line appended at the end would make the old last line look changed.
+pub fn terminated(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_empty() || text.ends_with('\n') {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("{text}\n"))
+    }
+}
+
 pub fn text_diff(old: &str, new: &str) -> TextDiff {
-    let d = Similar::from_lines(old, new);
+    let (old, new) = (terminated(old), terminated(new));
+    let d = Similar::from_lines(old.as_ref(), new.as_ref());
     let mut added = 0;
     let mut removed = 0;
     let mut hunks = Vec::new();

@@ -696,7 +696,7 @@ pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>, data_file: bool) -> R
             }
         }
     }
-    for l in &d.lists {
+    for l in d.lists.iter().filter(|_| lists_models) {
         out.material = true;
         for id in &l.added {
             out.facts.push(fact("model_added", id));

@@ -45,12 +45,7 @@ impl Fact {
     }
 }
 
-/// Model ids as vendors write them: lowercase, with a digit and a separator (`model-2-large`,
-/// `name-1.3`, `family-7b`), or a `-latest` alias.
-static MODEL_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[a-z][a-z0-9]*(?:[-.][a-z0-9]+)*-(?:[a-z0-9.]*[0-9][a-z0-9.]*|latest)(?:-[a-z0-9.]+)*\b|\b[a-z]+[0-9][a-z0-9.-]*\b")
-        .expect("valid regex")
-});
+use super::structure::{MODEL_ID, is_model_like};
 static RETIRE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)retire|shut(?:s|ting)?\s*down|end[ -]of[ -]life|\beol\b|sunset|discontinu|removed? from|no longer (?:be )?available").expect("valid regex")
 });
@@ -89,12 +84,6 @@ static NEGATIVE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)[:=]\s*(?:false|null|none|nil|\{\s*\}|\[\s*\])\s*,?\s*$").expect("valid regex"));
 static PRICE_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)price|cost|input|output|mtok|ktok|per_|cache").expect("valid regex"));
-
-fn is_model_like(s: &str) -> bool {
-    MODEL_ID.find(s).is_some_and(|m| m.as_str() == s)
-        && s.len() >= 3
-        && !s.chars().all(|c| c.is_ascii_digit() || c == '.')
-}
 
 fn model_ids(line: &str) -> Vec<String> {
     let line = super::material::strip_links(line);
@@ -254,7 +243,10 @@ struct Changed<'a> {
 }
 
 fn changed<'a>(before: &'a str, after: &'a str) -> Changed<'a> {
-    let d = TextDiff::from_lines(before, after);
+    // Both texts end their last line: otherwise a line appended at the end makes the old last
+    // line (which lacked a newline) look changed.
+    let (b, a) = (crate::diff::terminated(before), crate::diff::terminated(after));
+    let d = TextDiff::from_lines(b.as_ref(), a.as_ref());
     let mut c = Changed {
         deleted: Vec::new(),
         inserted: Vec::new(),

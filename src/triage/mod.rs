@@ -555,3 +555,6 @@ pub fn markdown(b: &serde_json::Value) -> String {
     s.push_str("```\n");
     s
 }
+
+#[cfg(test)]
+mod tests;

@@ -92,7 +92,59 @@ pub fn parse(text: &str) -> Structure {
         s.table_lines.extend(t.start..t.end);
         s.records.extend(t.records);
     }
+    for (range, list) in text_id_lists(&lines) {
+        if !range.clone().any(|i| s.table_lines.contains(&i)) {
+            s.table_lines.extend(range);
+            s.lists.push(list);
+        }
+    }
     s
+}
+
+/// Lists of bare ids in text (`- acme-large-3`, `` * `acme-small-3` ``, one quoted id per line
+/// in a code block): two or more consecutive lines, each nothing but one id.
+fn text_id_lists(lines: &[&str]) -> Vec<(std::ops::Range<usize>, IdList)> {
+    static HEADING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$").expect("valid regex"));
+    let bare = |l: &str| -> Option<String> {
+        let t = l
+            .trim()
+            .trim_start_matches(['-', '*', '+', '•'])
+            .trim()
+            .trim_end_matches([',', ';'])
+            .trim_matches(|c: char| matches!(c, '`' | '"' | '\''));
+        (is_id_like(t) && t.contains(['-', '.', '/', ':'])).then(|| t.to_owned())
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut heading = String::new();
+    while i < lines.len() {
+        if let Some(c) = HEADING.captures(lines[i]) {
+            heading = plain(&c[1]);
+        }
+        let start = i;
+        let mut ids = Vec::new();
+        while i < lines.len() {
+            match bare(lines[i]) {
+                Some(id) => ids.push(id),
+                None => break,
+            }
+            i += 1;
+        }
+        if ids.len() >= 2 {
+            out.push((
+                start..i,
+                IdList {
+                    scope: format!("{heading} / list"),
+                    ids,
+                },
+            ));
+        }
+        if i == start {
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Model ids as vendors write them in prose: lowercase, with a digit and a separator
@@ -110,6 +162,8 @@ pub fn is_model_like(s: &str) -> bool {
     MODEL_ID.find(s).is_some_and(|m| m.as_str() == s)
         && s.len() >= 3
         && !s.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && !VERSION.is_match(s)
+        && !HASH.is_match(s)
 }
 
 /// An identifier as data files and tables hold them: one token of letters, digits and

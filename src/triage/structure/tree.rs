@@ -52,9 +52,15 @@ fn as_data(text: &str) -> Option<(Value, bool)> {
         return Some((v, false));
     }
     let lits = literal::read(text)?;
-    // Prose with a stray `x = [..]` is not a data file: the literals must hold most of the text.
+    // Prose with a stray `x = [..]` is not a data file: the literals must hold most of what is
+    // not comments or imports.
     let inside: usize = lits.values().map(|v| v.to_string().len()).sum();
-    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+    let visible: usize = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with(['#', '/', '*']) && !l.starts_with("import ") && !l.starts_with("from "))
+        .map(|l| l.chars().filter(|c| !c.is_whitespace()).count())
+        .sum();
     if inside * 2 < visible {
         return None;
     }
@@ -72,6 +78,14 @@ fn yaml(text: &str) -> Option<Value> {
     }
     let v: serde_norway::Value = serde_norway::from_str(text).ok()?;
     let json = yaml_to_json(v, 0)?;
+    // Keys of a data file are identifiers, not phrases: a Markdown list of "- v2.0 (fix): text"
+    // lines also parses as YAML.
+    let mut keys = Vec::new();
+    collect_keys(&json, 0, &mut keys);
+    let phrases = keys.iter().filter(|k| k.trim().contains(char::is_whitespace)).count();
+    if keys.is_empty() || phrases * 5 > keys.len() {
+        return None;
+    }
     match &json {
         Value::Object(m) if m.len() >= 2 || m.values().any(|v| v.is_object() || v.is_array()) => {
             // Keys of a data file are identifiers, not phrases ("We may: ..." is a sentence).
@@ -80,6 +94,23 @@ fn yaml(text: &str) -> Option<Value> {
         }
         Value::Array(a) if a.iter().any(|v| v.is_object()) => Some(json),
         _ => None,
+    }
+}
+
+/// The keys of the first levels of a value.
+fn collect_keys(v: &Value, depth: usize, out: &mut Vec<String>) {
+    if depth > 2 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, inner) in m {
+                out.push(k.clone());
+                collect_keys(inner, depth + 1, out);
+            }
+        }
+        Value::Array(a) => a.iter().take(50).for_each(|x| collect_keys(x, depth + 1, out)),
+        _ => {}
     }
 }
 

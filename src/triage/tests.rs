@@ -1,0 +1,348 @@
+//! Triage on documents written here, one per layout the structure reader handles and one per
+//! bug seen on real documents: the whole path (`triage::triage`), as the server and the CLI run
+//! it. Vendors and models are invented (`acme`, `globex`).
+
+use super::*;
+
+fn brief(before: &str, after: &str, doc_type: DocType) -> Brief {
+    let rules = classify::Rules::load(&[]).expect("shipped rules load");
+    let ctx = Context {
+        kind: None,
+        doc_type: Some(doc_type),
+        provider: Some("acme"),
+        flags: None,
+        rules: &rules,
+    };
+    triage(before, after, &ctx)
+}
+
+/// (kind, subject, old, new, date) of every fact.
+fn facts(b: &Brief) -> Vec<(&str, Option<&str>, Option<&str>, Option<&str>, Option<&str>)> {
+    b.facts
+        .iter()
+        .map(|f| {
+            (
+                f.kind,
+                f.subject.as_deref(),
+                f.old.as_deref(),
+                f.new.as_deref(),
+                f.date.as_deref(),
+            )
+        })
+        .collect()
+}
+
+fn has(b: &Brief, kind: &str, subject: &str) -> bool {
+    b.facts
+        .iter()
+        .any(|f| f.kind == kind && f.subject.as_deref() == Some(subject))
+}
+
+const PRICES: &str = "# Pricing\n\nPrices per 1M tokens.\n\n| Model | Input | Cached input | Output |\n|---|---|---|---|\n| acme-large-3 | $2.00 | $0.50 | $8.00 |\n| acme-small-3 | $0.20 | $0.05 | $0.80 |\n| acme-nano-3 | $0.05 | $0.01 | $0.20 |\n";
+
+#[test]
+fn a_price_table_with_a_moved_row_and_a_changed_cell() {
+    // acme-nano-3 moves to the top; acme-small-3's output price rises.
+    let after = "# Pricing\n\nPrices per 1M tokens.\n\n| Model | Input | Cached input | Output |\n|---|---|---|---|\n| acme-nano-3 | $0.05 | $0.01 | $0.20 |\n| acme-large-3 | $2.00 | $0.50 | $8.00 |\n| acme-small-3 | $0.20 | $0.05 | $1.00 |\n";
+    let b = brief(PRICES, after, DocType::Pricing);
+    assert!(b.material);
+    assert_eq!(b.category, Some("pricing"));
+    assert_eq!(
+        facts(&b),
+        [("price", Some("acme-small-3"), Some("0.8"), Some("1"), None)]
+    );
+    assert_eq!(b.facts[0].field.as_deref(), Some("output"));
+    assert_eq!(b.severity, "high", "a price rise");
+    // Only the order changed: nothing to say.
+    let moved = "# Pricing\n\nPrices per 1M tokens.\n\n| Model | Input | Cached input | Output |\n|---|---|---|---|\n| acme-nano-3 | $0.05 | $0.01 | $0.20 |\n| acme-large-3 | $2 | $0.5 | $8 |\n| acme-small-3 | $0.20 | $0.05 | $0.80 |\n";
+    assert!(!brief(PRICES, moved, DocType::Pricing).material);
+}
+
+#[test]
+fn an_html_price_table_with_display_names_and_units_in_cells() {
+    let before = "| Model | Input | Output |\n| Globex Chat 2 | $3 / MTok | $15 / MTok |\n| Globex Chat 2 Mini | $0.25 / MTok | $1.25 / MTok |\n";
+    let after = before.replace("$0.25 / MTok", "$0.80 / MTok");
+    let b = brief(before, &after, DocType::Pricing);
+    assert_eq!(
+        facts(&b),
+        [("price", Some("globex-chat-2-mini"), Some("0.25"), Some("0.8"), None)]
+    );
+    assert_eq!(b.facts[0].unit.as_deref(), Some("per 1M tokens"));
+}
+
+#[test]
+fn a_rate_limit_table_per_tier() {
+    let before = "# Rate limits\n\n## Tier 1\n\n| Model | RPM | TPM | RPD |\n|---|---|---|---|\n| acme-large-3 | 500 | 30,000 | 10K |\n| acme-small-3 | 1,000 | 200,000 | 10K |\n\n## Tier 2\n\n| Model | RPM | TPM | RPD |\n|---|---|---|---|\n| acme-large-3 | 5,000 | 450,000 | 100K |\n| acme-small-3 | 5,000 | 2,000,000 | 100K |\n";
+    let after = before.replacen("| acme-large-3 | 500 | 30,000 |", "| acme-large-3 | 500 | 60,000 |", 1);
+    let b = brief(before, &after, DocType::RateLimits);
+    assert_eq!(b.category, Some("rate_limit"));
+    assert_eq!(
+        facts(&b),
+        [("rate_limit", Some("acme-large-3"), Some("30000"), Some("60000"), None)]
+    );
+    assert_eq!(b.facts[0].unit.as_deref(), Some("tokens per minute"));
+}
+
+const YAML: &str = "# yaml-language-server: $schema=.schema.json\nname: Acme\nid: acme\npricing_urls:\n  - https://acme.test/pricing\nmodels:\n  - id: acme-large-3\n    name: Acme Large 3\n    description: >-\n      Our most capable model, for complex tasks and agents.\n    match:\n      starts_with: acme-large-3\n    prices_checked: 2025-06-01\n    prices:\n      input_mtok: 2\n      cache_read_mtok: 0.5\n      output_mtok:\n        base: 8\n        tiers:\n          - start: 200000\n            price: 12\n  - id: acme-small-3\n    name: Acme Small 3\n    prices:\n      input_mtok: 0.2\n      output_mtok: 0.8\n";
+
+#[test]
+fn a_yaml_price_file() {
+    // A nested price falls, another model is added.
+    let after = YAML.replace("        base: 8\n", "        base: 6\n")
+        + "  - id: acme-vision-3\n    name: Acme Vision 3\n    prices:\n      input_mtok: 1\n      output_mtok: 4\n";
+    let b = brief(YAML, &after, DocType::Pricing);
+    assert!(
+        facts(&b).contains(&("price", Some("acme-large-3"), Some("8"), Some("6"), None)),
+        "{:?}",
+        b.facts
+    );
+    assert!(has(&b, "model_added", "acme-vision-3"));
+    let p = b.facts.iter().find(|f| f.kind == "price").unwrap();
+    assert_eq!(
+        (p.field.as_deref(), p.unit.as_deref()),
+        (Some("output"), Some("per 1M tokens"))
+    );
+    // The new model's prices are part of its launch, not price changes.
+    assert!(
+        !b.facts
+            .iter()
+            .any(|f| f.kind == "price" && f.subject.as_deref() == Some("acme-vision-3"))
+    );
+
+    // Only a new model: a launch.
+    let launch = YAML.to_owned() + "  - id: acme-vision-3\n    prices:\n      input_mtok: 1\n";
+    let b = brief(YAML, &launch, DocType::Pricing);
+    assert_eq!(b.category, Some("model_launch"));
+    assert_eq!(facts(&b), [("model_added", Some("acme-vision-3"), None, None, None)]);
+
+    // `deprecated: true` added to an entry.
+    let deprecated = YAML.replace(
+        "    name: Acme Small 3\n",
+        "    name: Acme Small 3\n    deprecated: true\n",
+    );
+    let b = brief(YAML, &deprecated, DocType::Pricing);
+    assert_eq!(b.category, Some("deprecation"));
+    assert_eq!(facts(&b), [("deprecation", Some("acme-small-3"), None, None, None)]);
+}
+
+#[test]
+fn a_yaml_price_files_bookkeeping_is_not_material() {
+    for edit in [
+        // Stamps, reflowed text, quote style, links, matchers.
+        YAML.replace("prices_checked: 2025-06-01", "prices_checked: 2025-07-15"),
+        YAML.replace(
+            "      Our most capable model, for complex tasks and agents.\n",
+            "      Our most capable model,\n      for complex tasks and agents.\n",
+        ),
+        YAML.replace("name: Acme Large 3", "name: 'Acme Large 3'"),
+        YAML.replace("https://acme.test/pricing", "https://acme.test/en/pricing"),
+        YAML.replace("starts_with: acme-large-3", "starts_with: acme-large"),
+    ] {
+        let b = brief(YAML, &edit, DocType::Pricing);
+        assert!(!b.material, "{edit}\n{b:?}");
+    }
+}
+
+#[test]
+fn a_json_record_list_and_a_json_map_of_models() {
+    let before = r#"{"data": [{"id": "acme-large-3", "object": "model", "created": 1700000000}, {"id": "acme-small-3", "object": "model", "created": 1700000001}]}"#;
+    let after = r#"{"data": [{"id": "acme-large-3", "object": "model", "created": 1700000000}]}"#;
+    let b = brief(before, after, DocType::Models);
+    assert_eq!(facts(&b), [("model_removed", Some("acme-small-3"), None, None, None)]);
+    assert_eq!(b.category, Some("deprecation"));
+
+    let before = r#"{
+  "acme-large-3": {"input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06, "max_input_tokens": 200000, "mode": "chat"},
+  "acme-small-3": {"input_cost_per_token": 2e-07, "output_cost_per_token": 8e-07, "mode": "chat"}
+}"#;
+    let after = before.replace(
+        "\"output_cost_per_token\": 8e-07,",
+        "\"output_cost_per_token\": 6e-07, \"deprecation_date\": \"2026-03-31\",",
+    );
+    let b = brief(before, &after, DocType::Pricing);
+    assert!(
+        facts(&b).contains(&(
+            "price",
+            Some("acme-small-3"),
+            Some("0.0000008"),
+            Some("0.0000006"),
+            None
+        )),
+        "{:?}",
+        b.facts
+    );
+    assert!(facts(&b).contains(&(
+        "deprecation",
+        Some("acme-small-3"),
+        None,
+        Some("2026-03-31"),
+        Some("2026-03-31")
+    )));
+    assert_eq!(
+        b.facts.iter().find(|f| f.kind == "price").unwrap().unit.as_deref(),
+        Some("per token")
+    );
+}
+
+#[test]
+fn an_id_list_losing_and_gaining_ids() {
+    let before = "from typing import Union\nfrom typing_extensions import Literal\n\nModel = Union[\n    Literal[\n        \"acme-large-3\",\n        \"acme-large-2\",\n        \"acme-small-2\",\n    ],\n    str,\n]\n";
+    let after = before.replace("        \"acme-small-2\",\n", "");
+    let b = brief(before, &after, DocType::Models);
+    assert_eq!(facts(&b), [("model_removed", Some("acme-small-2"), None, None, None)]);
+    assert_eq!(b.category, Some("deprecation"));
+    let ts_before = "export type Model =\n  | 'acme-large-3'\n  | 'acme-large-2'\n  | (string & {});\n";
+    let ts_after =
+        "export type Model =\n  | 'acme-large-4'\n  | 'acme-large-3'\n  | 'acme-large-2'\n  | (string & {});\n";
+    let b = brief(ts_before, ts_after, DocType::Models);
+    assert_eq!(facts(&b), [("model_added", Some("acme-large-4"), None, None, None)]);
+    assert_eq!(b.category, Some("model_launch"));
+    // A Markdown list of ids.
+    let md =
+        "# Models\n\nAvailable models:\n\n- `acme-large-3`\n- `acme-large-2`\n- `acme-small-2`\n\nAsk us for more.\n";
+    let b = brief(md, &md.replace("- `acme-large-2`\n", ""), DocType::Models);
+    assert_eq!(facts(&b), [("model_removed", Some("acme-large-2"), None, None, None)]);
+}
+
+#[test]
+fn a_line_appended_at_the_end_changes_only_itself() {
+    // The old last row names a replacement; appending a row must not make it look deprecated.
+    let before = "| Model | Shutdown date | Replacement |\n|---|---|---|\n| acme-large-1 | 2024-06-30 | acme-large-2 |";
+    let after = "| Model | Shutdown date | Replacement |\n|---|---|---|\n| acme-large-1 | 2024-06-30 | acme-large-2 |\n| acme-small-1 | 2026-09-30 | acme-small-2 |";
+    let b = brief(before, after, DocType::Deprecations);
+    assert_eq!(
+        facts(&b),
+        [(
+            "retirement",
+            Some("acme-small-1"),
+            None,
+            Some("2026-09-30"),
+            Some("2026-09-30")
+        )]
+    );
+    // The same in prose.
+    let before = "## Notices\n\nacme-large-1 retires on 2024-06-30; use acme-large-2.";
+    let after =
+        "## Notices\n\nacme-large-1 retires on 2024-06-30; use acme-large-2.\nacme-small-1 retires on 2026-09-30.";
+    let b = brief(before, after, DocType::Changelog);
+    assert_eq!(
+        facts(&b),
+        [(
+            "retirement",
+            Some("acme-small-1"),
+            None,
+            Some("2026-09-30"),
+            Some("2026-09-30")
+        )]
+    );
+}
+
+#[test]
+fn the_same_date_written_another_way_is_not_a_change() {
+    let table = "| Model | Retirement date |\n|---|---|\n| acme-large-1 | 2025-1-6 |\n";
+    let b = brief(table, &table.replace("2025-1-6", "2025-01-06"), DocType::Deprecations);
+    assert!(!b.material, "{b:?}");
+    let b = brief(
+        table,
+        &table.replace("2025-1-6", "January 6, 2025"),
+        DocType::Deprecations,
+    );
+    assert!(!b.material, "{b:?}");
+    let policy = "# Terms\n\nEffective June 5, 2024.\n\nYou must not resell the service.\n";
+    let b = brief(policy, &policy.replace("June 5, 2024", "5 June 2024"), DocType::Terms);
+    assert!(!b.material, "{b:?}");
+    assert!(b.facts.is_empty());
+}
+
+#[test]
+fn an_error_page_in_place_of_the_document_is_a_capture_artefact() {
+    let policy = format!(
+        "# Acceptable use\n\n{}You must not use the services to build weapons.\n",
+        "This policy explains what you may and may not do with our services. ".repeat(20)
+    );
+    let error = "Page not found\n\nThe page you requested could not be found. Return to the home page.";
+    for (b, a) in [(policy.as_str(), error), (error, policy.as_str())] {
+        let brief = brief(b, a, DocType::Policy);
+        assert!(!brief.material);
+        assert!(brief.what_changed[0].contains("error page"), "{:?}", brief.what_changed);
+    }
+}
+
+#[test]
+fn subjects_are_ids_not_versions_hashes_display_prefixes_or_neighbours() {
+    // A changelog line with a version and a commit hash: the model id is the subject.
+    let before = "## Changelog\n\n- v2.0 (abc1234def): internal refactoring.\n";
+    let after = "## Changelog\n\n- v2.0 (abc1234def): internal refactoring.\n- v2.1 (0f9e8d7c6b): acme-large-2 will be retired on 2026-02-01.\n";
+    let b = brief(before, after, DocType::Changelog);
+    assert_eq!(
+        facts(&b),
+        [(
+            "retirement",
+            Some("acme-large-2"),
+            None,
+            Some("2026-02-01"),
+            Some("2026-02-01")
+        )]
+    );
+    // A display name that starts like another model's id: the id column is the subject.
+    let before = "| Name | API id | Input |\n|---|---|---|\n| Acme-5.6 Luna | `acme-5.6-luna` | $1 |\n| Acme-5.6 | `acme-5.6` | $2 |\n";
+    let after = before.replace("| $1 |", "| $0.20 |");
+    let b = brief(before, &after, DocType::Pricing);
+    assert_eq!(
+        facts(&b),
+        [("price", Some("acme-5.6-luna"), Some("1"), Some("0.2"), None)]
+    );
+    // A model named on the line above is not the subject of this row's date.
+    let before = "Models we serve: acme-large-3.\n\n| Model | Shutdown date |\n|---|---|\n| acme-small-1 | |\n";
+    let after = before.replace("| acme-small-1 | |", "| acme-small-1 | 2026-05-01 |");
+    let b = brief(before, &after, DocType::Deprecations);
+    assert_eq!(
+        facts(&b),
+        [(
+            "retirement",
+            Some("acme-small-1"),
+            None,
+            Some("2026-05-01"),
+            Some("2026-05-01")
+        )]
+    );
+}
+
+#[test]
+fn a_model_card_deprecated_then_withdrawn() {
+    let active = "import { Card } from '../schema';\nexport default {\n  name: 'Acme Nemo 12B',\n  slug: 'acme-nemo-12b',\n  status: 'Active',\n  avatar: { icon: 'nemo', backgroundColor: 'red' },\n  identifiers: { apiNames: ['open-acme-nemo-2407', 'open-acme-nemo'] },\n  metadata: {},\n} as const satisfies Card;\n";
+    let deprecated = active.replace("status: 'Active'", "status: 'Deprecated'").replace(
+        "metadata: {}",
+        "metadata: {deprecationDate: 'May 22, 2026', retirementDate: 'August 31, 2026', replacement: 'Acme Mini 8B'}",
+    );
+    let b = brief(active, &deprecated, DocType::Models);
+    assert_eq!(b.category, Some("deprecation"));
+    assert!(
+        facts(&b).contains(&(
+            "retirement",
+            Some("open-acme-nemo-2407"),
+            None,
+            Some("2026-08-31"),
+            Some("2026-08-31")
+        )),
+        "{:?}",
+        b.facts
+    );
+    let b = brief(&deprecated, active, DocType::Models);
+    assert!(has(&b, "deprecation_withdrawn", "open-acme-nemo-2407"), "{:?}", b.facts);
+    // The avatar's colour is not news.
+    let b = brief(active, &active.replace("'red'", "'blue'"), DocType::Models);
+    assert!(!b.material);
+}
+
+#[test]
+fn a_price_schedule_reads_as_a_change_from_the_entry_before() {
+    let before = "models:\n  - id: acme-o\n    prices:\n      input_mtok: 2\n      output_mtok: 8\n";
+    let after = "models:\n  - id: acme-o\n    prices:\n      - prices:\n          input_mtok: 10\n          output_mtok: 40\n      - constraint:\n          start_date: 2025-06-10\n        prices:\n          input_mtok: 2\n          output_mtok: 8\n";
+    let b = brief(before, after, DocType::Pricing);
+    assert!(
+        facts(&b).contains(&("price", Some("acme-o"), Some("10"), Some("2"), Some("2025-06-10"))),
+        "{:?}",
+        b.facts
+    );
+}
