@@ -5,7 +5,12 @@
 //! - a status source whose yield drops to nothing (see `extract::yield_dropped`) fails likewise;
 //! - the same bytes, a 304, or a new body that normalizes to the same text is not a change;
 //! - a document equal to one of the last five versions is a flip, not a change (documents only:
-//!   a status page returning to "all operational" is exactly the news people wait for);
+//!   a status page returning to "all operational" is exactly the news people wait for); a flip
+//!   that is still there at the next poll stayed, and is reported then (a price that went
+//!   18 → 15 → 18 and stays at 18 is news). Changes are always reported against the version last
+//!   reported, so a brief never skips what a flip hid;
+//! - a document that reads as an error page ("page not found", "access denied", a bot check)
+//!   although it came with a success status is a failed fetch (`error_page`), never a version;
 //! - when the source's extraction rules changed, the stored raw body is re-read under the new
 //!   rules first, and that difference is recorded as a "rules upgrade", never as a change.
 
@@ -206,7 +211,7 @@ impl Watcher {
         let fetched = match report.result {
             Err(err) => return self.fail(source, std::mem::take(&mut write.attempts), err).await,
             Ok(Outcome::NotModified) => {
-                let outcome = unchanged(&write);
+                let outcome = self.unchanged_or_confirmed(source, latest.as_ref(), &mut write).await?;
                 return self.finish(source, write, outcome).await;
             }
             Ok(Outcome::Body(f)) => f,
@@ -220,7 +225,7 @@ impl Watcher {
         if let (Some(l), Some(_)) = (&latest, &baseline)
             && l.raw_sha256 == raw.sha256
         {
-            let outcome = unchanged(&write);
+            let outcome = self.unchanged_or_confirmed(source, latest.as_ref(), &mut write).await?;
             return self.finish(source, write, outcome).await;
         }
 
@@ -240,6 +245,15 @@ impl Watcher {
             }
         };
         let text = Blob::new(doc.to_text().into_bytes());
+        if source.kind.is_text()
+            && let Some(why) = crate::extract::error_page(&doc.to_text())
+            && baseline
+                .as_ref()
+                .is_none_or(|b| crate::extract::error_page(&b.doc.to_text()).is_none())
+        {
+            let err = FetchError::new(ErrorClass::ErrorPage, why);
+            return self.fail(source, std::mem::take(&mut write.attempts), err).await;
+        }
         let new_snapshot = NewSnapshot {
             fetched_at: write.at,
             url: fetched.final_url.clone(),
@@ -275,24 +289,42 @@ impl Watcher {
         };
 
         if base.text_sha == text.sha256 {
-            let outcome = unchanged(&write);
+            let outcome = self.unchanged_or_confirmed(source, latest.as_ref(), &mut write).await?;
             return self.finish(source, write, outcome).await;
         }
-        let flapped = !source.kind.is_state()
-            && self
+        // What readers were last told: the latest version, unless that was a flip.
+        let reported = match (&latest, &base.snap) {
+            (Some(l), SnapRef::Stored(_)) if !source.kind.is_state() => self
                 .store
-                .recent_text_hashes(&source.id, &rules_hash, FLAP_WINDOW)
+                .reported_snapshot(&source.id)
                 .await?
-                .contains(&text.sha256);
+                .filter(|r| r.id != l.id && r.rules_hash == rules_hash),
+            _ => None,
+        };
+        let flapped = !source.kind.is_state()
+            && (reported.as_ref().is_some_and(|r| r.text_sha256 == text.sha256)
+                || self
+                    .store
+                    .recent_text_hashes(&source.id, &rules_hash, FLAP_WINDOW)
+                    .await?
+                    .contains(&text.sha256));
         write.snapshots.push(new_snapshot);
         let idx = write.snapshots.len() - 1;
         if flapped {
             return self.finish(source, write, PollOutcome::Flapped { snapshot: 0 }).await;
         }
-        let d = tokio::task::spawn_blocking(move || diff(&base.doc, &doc)).await?;
+        let (before_ref, before_doc) = match reported {
+            Some(r) => {
+                let text = self.store.blob_text(&r.text_sha256).await?;
+                let doc = Normalized::from_text(source.kind, &text).unwrap_or(Normalized::Text(text));
+                (SnapRef::Stored(r.id), doc)
+            }
+            None => (base.snap, base.doc),
+        };
+        let d = tokio::task::spawn_blocking(move || diff(&before_doc, &doc)).await?;
         write.changes.push(NewChange {
             kind: ChangeKind::Change,
-            before: base.snap,
+            before: before_ref,
             after: SnapRef::New(idx),
             diff: serde_json::to_value(&d).expect("diff serializes"),
         });
@@ -325,6 +357,50 @@ fn unchanged(write: &PollWrite) -> PollOutcome {
 }
 
 impl Watcher {
+    /// The outcome of a poll whose document equals the latest version. When that version was
+    /// stored as a flip and is still there, it stayed: the change from the version last reported
+    /// is recorded now.
+    async fn unchanged_or_confirmed(
+        &self,
+        source: &Source,
+        latest: Option<&SnapshotMeta>,
+        write: &mut PollWrite,
+    ) -> Result<PollOutcome, WatchError> {
+        let Some(latest) = latest.filter(|_| write.snapshots.is_empty() && source.kind.is_document()) else {
+            return Ok(unchanged(write));
+        };
+        let Some(reported) = self.store.reported_snapshot(&source.id).await? else {
+            return Ok(unchanged(write));
+        };
+        if reported.id == latest.id
+            || reported.text_sha256 == latest.text_sha256
+            || reported.rules_hash != latest.rules_hash
+        {
+            return Ok(unchanged(write));
+        }
+        let (old, new) = (
+            self.store.blob_text(&reported.text_sha256).await?,
+            self.store.blob_text(&latest.text_sha256).await?,
+        );
+        let kind = source.kind;
+        let d = tokio::task::spawn_blocking(move || {
+            let read = |t: String| Normalized::from_text(kind, &t).unwrap_or(Normalized::Text(t));
+            diff(&read(old), &read(new))
+        })
+        .await?;
+        tracing::info!(source = %source.id, version = latest.id, "a version seen before came back and stayed: reported");
+        write.changes.push(NewChange {
+            kind: ChangeKind::Change,
+            before: SnapRef::Stored(reported.id),
+            after: SnapRef::Stored(latest.id),
+            diff: serde_json::to_value(&d).expect("diff serializes"),
+        });
+        if let PollResult::Success { changed, .. } = &mut write.result {
+            *changed = true;
+        }
+        Ok(PollOutcome::Changed { snapshot: 0, change: 0 })
+    }
+
     async fn baseline_from(&self, snap: &SnapshotMeta, source: &Source) -> Result<Baseline, WatchError> {
         let text = self.store.blob_text(&snap.text_sha256).await?;
         // A stored text that no longer parses (it never should) compares as plain text.

@@ -89,6 +89,16 @@ impl Kind {
             Kind::Statuspage | Kind::GcpStatus | Kind::StatusFeed | Kind::Flashduty
         )
     }
+
+    /// Documents (pages, files, feeds): versions, where a return to an older one is a flip.
+    pub fn is_document(self) -> bool {
+        !self.is_state()
+    }
+
+    /// Documents read as text, where an error page can stand in for the content.
+    pub fn is_text(self) -> bool {
+        matches!(self, Kind::Html | Kind::Markdown | Kind::Text)
+    }
 }
 
 impl std::fmt::Display for Kind {

@@ -180,6 +180,22 @@ impl Store {
         Ok(rows.iter().map(snapshot_from_row).collect())
     }
 
+    /// The version of a source that was last reported: the `after` of its newest change, or its
+    /// first snapshot when nothing changed yet. A later snapshot that differs from it was stored
+    /// as a flip (a return to an older version) and not reported.
+    pub async fn reported_snapshot(&self, source: &str) -> Result<Option<SnapshotMeta>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, source_id, fetched_at, url, http_status, headers, raw_sha256, text_sha256, rules_hash, origin
+             FROM snapshots WHERE id = COALESCE(
+                 (SELECT after_snapshot FROM changes WHERE source_id = ?1 ORDER BY id DESC LIMIT 1),
+                 (SELECT MIN(id) FROM snapshots WHERE source_id = ?1))",
+        )
+        .bind(source)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(snapshot_from_row))
+    }
+
     /// The text hashes of the last `n` distinct versions under the given rules (the flapping rule).
     pub async fn recent_text_hashes(&self, source: &str, rules_hash: &str, n: i64) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
@@ -352,6 +368,21 @@ impl Store {
         let mut changes = Vec::new();
         for c in &w.changes {
             let (before, after) = (resolve(c.before), resolve(c.after));
+            // A change between two stored versions (a flip that stayed) may be confirmed by two
+            // pollers at once (`check` beside `serve`): the second finds it recorded.
+            if matches!((c.before, c.after), (SnapRef::Stored(_), SnapRef::Stored(_)))
+                && sqlx::query(
+                    "SELECT 1 FROM changes WHERE source_id = ? AND before_snapshot = ? AND after_snapshot = ?",
+                )
+                .bind(&w.source)
+                .bind(before)
+                .bind(after)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
             let id: i64 = sqlx::query(
                 "INSERT INTO changes (source_id, before_snapshot, after_snapshot, detected_at, kind, diff)
                  VALUES (?, ?, ?, ?, ?, ?) RETURNING id",

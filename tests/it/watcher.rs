@@ -254,6 +254,85 @@ async fn a_failing_page_never_replaces_a_good_version() {
 }
 
 #[tokio::test]
+async fn an_error_page_served_as_200_is_a_failed_fetch_not_a_version() {
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    html_source(&env, &fx);
+    fx.set("/policy", policy(V1));
+    let app = env.app().await;
+    let src = env.source("acme-policy");
+    app.watcher.poll(&src).await.unwrap();
+    for shell in [
+        "<h2>Page not found</h2><p>The page you are looking for does not exist.</p>",
+        "<h2>Access denied</h2><p>You don't have permission to access this page.</p>",
+        "<h2>This page isn’t available</h2><p>An unexpected error has occurred. Try reloading the page.</p>",
+    ] {
+        // Inside the same layout, with status 200: only the words tell.
+        fx.set(
+            "/policy",
+            Page::html(&format!("<html><body><main>{shell}</main></body></html>")),
+        );
+        let r = app.watcher.poll(&src).await.unwrap();
+        match &r.outcome {
+            PollOutcome::Failed { class, .. } => assert_eq!(*class, ErrorClass::ErrorPage, "{r:?}"),
+            other => panic!("expected error_page, got {other:?}"),
+        }
+    }
+    let state = app.watcher.store.state("acme-policy").await.unwrap().unwrap();
+    assert_eq!(state.last_error_class.as_deref(), Some("error_page"));
+    // The document comes back: no change either way, one version stored.
+    fx.set("/policy", policy(V1));
+    assert_eq!(app.watcher.poll(&src).await.unwrap().outcome, PollOutcome::Unchanged);
+    assert_eq!(counts(&app.watcher.store, "acme-policy").await, (1, 0));
+}
+
+#[tokio::test]
+async fn a_return_to_an_earlier_version_that_stays_is_news() {
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    env.write_source("acme-prices", "markdown", &fx.url("/prices.md"), "pricing", "");
+    let page = |price: &str| {
+        Page::new(
+            "text/markdown",
+            format!("| Model | Output |\n|---|---|\n| acme-x-1 | ${price} |\n"),
+        )
+    };
+    let app = env.app().await;
+    let src = env.source("acme-prices");
+    let mut outcomes = Vec::new();
+    // 18 → 15 → back to 18 (a flip, until the next poll shows it stayed) → 18 → 18.
+    for price in ["18", "15", "18", "18", "18"] {
+        fx.set("/prices.md", page(price));
+        outcomes.push(app.watcher.poll(&src).await.unwrap().outcome);
+    }
+    assert!(matches!(outcomes[1], PollOutcome::Changed { .. }), "{outcomes:?}");
+    assert!(matches!(outcomes[2], PollOutcome::Flapped { .. }), "{outcomes:?}");
+    assert!(matches!(outcomes[3], PollOutcome::Changed { .. }), "{outcomes:?}");
+    assert_eq!(outcomes[4], PollOutcome::Unchanged);
+    let store = &app.watcher.store;
+    let changes = store.changes(Some("acme-prices"), 0, 10).await.unwrap();
+    assert_eq!(changes.len(), 2);
+    // The second change goes from what was last reported (15) to 18.
+    assert_eq!(changes[1].before, changes[0].after);
+    let text = |id: i64| async move {
+        let snap = store.snapshot(id).await.unwrap().unwrap();
+        store.blob_text(&snap.text_sha256).await.unwrap()
+    };
+    assert!(text(changes[1].before).await.contains("$15"));
+    assert!(text(changes[1].after).await.contains("$18"));
+
+    // A page that keeps alternating is never confirmed: 18 → 15 → 18 → 15 → 18 ... is one
+    // change (the first), whatever the number of flips.
+    let env = Env::new();
+    env.write_source("acme-prices", "markdown", &fx.url("/flip.md"), "pricing", "");
+    let app = env.app().await;
+    let src = env.source("acme-prices");
+    for price in ["18", "15", "18", "15", "18", "15", "18", "15"] {
+        fx.set("/flip.md", page(price));
+        app.watcher.poll(&src).await.unwrap();
+    }
+    assert_eq!(counts(&app.watcher.store, "acme-prices").await.1, 1);
+}
+
+#[tokio::test]
 async fn a_gzip_bomb_is_too_large_not_an_allocation() {
     use std::io::Write;
     let (env, fx) = (Env::new(), Fixture::start().await);
