@@ -16,8 +16,10 @@ fn brief(before: &str, after: &str, doc_type: DocType) -> Brief {
     triage(before, after, &ctx)
 }
 
-/// (kind, subject, old, new, date) of every fact.
-fn facts(b: &Brief) -> Vec<(&str, Option<&str>, Option<&str>, Option<&str>, Option<&str>)> {
+/// (kind, subject, old, new, date) of a fact.
+type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
+fn facts(b: &Brief) -> Vec<Row<'_>> {
     b.facts
         .iter()
         .map(|f| {
