@@ -1,6 +1,10 @@
 //! The brief writer: reads the changes the watcher recorded (the `changes.triaged_at` outbox),
 //! triages each into a brief and stores it, marking the change triaged in the same transaction.
 //! A crash between a change and its brief loses nothing: the change stays in the outbox.
+//!
+//! Status incidents are threads: an update of an incident already briefed that changes no state
+//! (see `triage::status::thread`) goes on that brief's timeline instead of becoming a brief (and
+//! a notification) of its own. Status playbooks still read the page after every change.
 
 use crate::config::Source;
 use crate::decisions::{Decisions, Playbooks, playbooks::BriefSeen};
@@ -73,7 +77,7 @@ impl BriefWriter {
                 let (rules, doc_type, kind) = (self.rules.clone(), source.map(|s| s.doc_type), source.map(|s| s.kind));
                 let provider = source.map(|s| s.provider.clone());
                 // Diffing and reading a large document is CPU work: off the async threads.
-                let brief = tokio::task::spawn_blocking(move || {
+                let (brief, thread) = tokio::task::spawn_blocking(move || {
                     let ctx = triage::Context {
                         kind,
                         doc_type,
@@ -81,13 +85,48 @@ impl BriefWriter {
                         flags: flags.as_deref(),
                         rules: &rules,
                     };
-                    triage::triage(&before, &after, &ctx)
+                    let thread = kind
+                        .filter(|k| k.is_state())
+                        .and_then(|_| triage::status::thread(&before, &after));
+                    (triage::triage(&before, &after, &ctx), thread)
                 })
                 .await
                 .map_err(|e| BriefError::Triage {
                     change: change.id,
                     reason: e.to_string(),
                 })?;
+                // An update of an incident already briefed, changing no state: its timeline.
+                if let Some(t) = thread.as_ref().filter(|t| !t.news && !t.keys.is_empty())
+                    && let Some(brief_id) = self.store.thread_brief(&change.source, &t.keys).await?
+                {
+                    let detail = if t.updates.is_empty() {
+                        "updated".to_owned()
+                    } else {
+                        t.updates.join("\n")
+                    };
+                    self.store
+                        .append_update(change.id, brief_id, &change.source, &t.keys, &detail)
+                        .await?;
+                    tracing::info!(brief = brief_id, source = %change.source, "incident update added to its brief's timeline");
+                    if let (Some((decisions, playbooks)), Some(source), Some(after)) =
+                        (&self.playbooks, source, after_for_playbooks.as_deref())
+                    {
+                        let seen = BriefSeen {
+                            brief_id,
+                            source,
+                            // Not a brief of its own: only status playbooks read the page.
+                            material: false,
+                            category: brief.category,
+                            severity: brief.severity,
+                            after,
+                        };
+                        if let Err(e) = playbooks.on_brief(decisions, &seen).await {
+                            tracing::error!(brief = brief_id, error = %e, "playbook evaluation failed");
+                        }
+                    }
+                    written += 1;
+                    continue;
+                }
                 let id = self
                     .store
                     .insert_brief(NewBrief {
@@ -110,6 +149,7 @@ impl BriefWriter {
                             });
                             body
                         },
+                        threads: thread.map(|t| t.keys).unwrap_or_default(),
                     })
                     .await?;
                 if brief.material {

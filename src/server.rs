@@ -101,6 +101,29 @@ pub fn flag_service(settings: &Settings) -> Result<Arc<FlagService>, AppError> {
     Ok(service)
 }
 
+/// The brief writer as `serve` runs it (the flags for impact, the playbooks and decisions they
+/// fire), for commands that write briefs without serving (`check`). A decision a playbook fires
+/// here is stored; a running server applies it on its next reconciliation.
+pub async fn brief_writer(app: &App) -> Result<crate::briefs::BriefWriter, AppError> {
+    let flags = flag_service(&app.settings)?;
+    let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
+    let playbooks = Arc::new(crate::decisions::Playbooks::load(
+        &app.settings.playbooks_path(),
+        &flags.current().map(|p| p.set.clone()).unwrap_or_default(),
+        &app.settings.serving.environments,
+    )?);
+    let store = app.watcher.store.clone();
+    let decisions = Arc::new(crate::decisions::Decisions::new(
+        store.clone(),
+        flags.clone(),
+        app.settings.decisions.production_envs.clone(),
+    ));
+    Ok(
+        crate::briefs::BriefWriter::new(store, app.sources.clone(), Some(flags), rules)
+            .with_playbooks(decisions, playbooks),
+    )
+}
+
 /// Runs the scheduler, the flag service and the HTTP server on `listener` until `shutdown`
 /// completes; then stops accepting requests, lets in-flight polls finish (or abandons them
 /// cleanly), flushes telemetry and closes the store.

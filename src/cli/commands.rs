@@ -220,6 +220,10 @@ async fn check(s: Settings, only: Option<&str>, format: Format) -> Result<(), Fa
         .map_err(runtime)?;
     bar.finish_and_clear();
     reports.sort_by(|a, b| a.source.cmp(&b.source));
+    // The whole pipeline: what the polls found is triaged and briefed before `check` returns,
+    // by the same writer as `serve` (safe beside it: a change is briefed once).
+    let writer = signalbox::server::brief_writer(&app).await.map_err(Failure::from_app)?;
+    let written = writer.run_once().await.map_err(runtime)?;
     let failed = reports
         .iter()
         .filter(|r| matches!(r.outcome, PollOutcome::Failed { .. }))
@@ -239,6 +243,9 @@ async fn check(s: Settings, only: Option<&str>, format: Format) -> Result<(), Fa
                 PollOutcome::Failed { class, message } => format!("FAILED {class}: {message}"),
             };
             println!("{:<40} {what}", r.source);
+        }
+        if written > 0 {
+            println!("{written} change(s) triaged: see `signalbox briefs list`");
         }
     }
     app.watcher.store.close().await;

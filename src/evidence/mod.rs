@@ -581,6 +581,7 @@ mod tests {
                 severity: "high",
                 title: "acme-large retires on 2027-01-05",
                 body: json!({"title": "acme-large retires on 2027-01-05", "facts": []}),
+                threads: Vec::new(),
             })
             .await
             .unwrap();

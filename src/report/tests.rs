@@ -78,6 +78,7 @@ async fn brief(store: &Store, n: usize, s: Seed<'_>) -> i64 {
             severity: s.severity,
             title: s.title,
             body: s.body,
+            threads: Vec::new(),
         })
         .await
         .unwrap()

@@ -36,6 +36,9 @@ pub struct NewBrief<'a> {
     pub severity: &'a str,
     pub title: &'a str,
     pub body: serde_json::Value,
+    /// The status incidents and maintenances the brief is about (`incident:<id>`), so that later
+    /// updates find it.
+    pub threads: Vec<String>,
 }
 
 /// Filters of `briefs list`; `None` means any.
@@ -72,9 +75,13 @@ fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> BriefRecord {
 }
 
 impl Store {
-    /// Stores a brief and marks its change triaged, together.
+    /// Stores a brief and marks its change triaged, together. A change already triaged (by a
+    /// `check` beside a running server) is not briefed twice: its brief's id is returned.
     pub async fn insert_brief(&self, b: NewBrief<'_>) -> Result<i64, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(id) = already_triaged(&mut tx, b.change_id).await? {
+            return Ok(id);
+        }
         let id: i64 = sqlx::query(
             "INSERT INTO briefs (change_id, source_id, provider, owner, material, category, severity, title, body, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -102,6 +109,14 @@ impl Store {
             .bind(to_millis(Utc::now()))
             .execute(&mut *tx)
             .await?;
+        for thread in &b.threads {
+            sqlx::query("INSERT OR IGNORE INTO brief_threads (source_id, thread, brief_id) VALUES (?, ?, ?)")
+                .bind(b.source)
+                .bind(thread)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         append(
             &mut tx,
             &NewAudit::new(
@@ -116,6 +131,74 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The newest brief of `source` about any of `threads`.
+    pub async fn thread_brief(&self, source: &str, threads: &[String]) -> Result<Option<i64>, StoreError> {
+        let mut newest = None;
+        for t in threads {
+            let id: Option<i64> =
+                sqlx::query("SELECT MAX(brief_id) AS id FROM brief_threads WHERE source_id = ? AND thread = ?")
+                    .bind(source)
+                    .bind(t)
+                    .fetch_one(self.pool())
+                    .await?
+                    .get("id");
+            newest = newest.max(id);
+        }
+        Ok(newest)
+    }
+
+    /// Puts an update that changes no state on a brief's timeline (no new brief, no
+    /// notification), marks its change triaged and names the brief for the change's threads,
+    /// together. Returns false when the change was already triaged.
+    pub async fn append_update(
+        &self,
+        change_id: i64,
+        brief_id: i64,
+        source: &str,
+        threads: &[String],
+        detail: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        if already_triaged(&mut tx, change_id).await?.is_some() {
+            return Ok(false);
+        }
+        let now = to_millis(Utc::now());
+        sqlx::query(
+            "INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, 'system', 'update', ?)",
+        )
+        .bind(brief_id)
+        .bind(now)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE changes SET triaged_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(change_id)
+            .execute(&mut *tx)
+            .await?;
+        for thread in threads {
+            sqlx::query("INSERT OR IGNORE INTO brief_threads (source_id, thread, brief_id) VALUES (?, ?, ?)")
+                .bind(source)
+                .bind(thread)
+                .bind(brief_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(
+            &mut tx,
+            &NewAudit::new(
+                "system",
+                "brief.updated",
+                "brief",
+                brief_id,
+                serde_json::json!({"change": change_id, "update": detail}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Every brief matching the filter, newest first (never silently truncated).
@@ -158,6 +241,24 @@ impl Store {
             .await?;
         Ok(row.as_ref().map(|r| brief_from_row(r, true)))
     }
+}
+
+/// Whether a change was triaged already: `Some(brief id)` (0 when it went on a timeline).
+async fn already_triaged(conn: &mut sqlx::SqliteConnection, change_id: i64) -> Result<Option<i64>, StoreError> {
+    let triaged: Option<i64> = sqlx::query("SELECT triaged_at FROM changes WHERE id = ?")
+        .bind(change_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .and_then(|r| r.get("triaged_at"));
+    if triaged.is_none() {
+        return Ok(None);
+    }
+    let brief: Option<i64> = sqlx::query("SELECT id FROM briefs WHERE change_id = ?")
+        .bind(change_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.get("id"));
+    Ok(Some(brief.unwrap_or(0)))
 }
 
 /// One step of a brief's lifecycle.

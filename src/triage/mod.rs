@@ -261,27 +261,49 @@ fn status_brief(facts: Vec<Fact>, ctx: &Context<'_>, provider: &str, diff: DiffS
     });
     let what_breaks = if in_use { impact(&[], ctx, provider) } else { Vec::new() };
     let severity = status::severity(&facts, in_use);
-    let worst = facts
-        .iter()
-        .find(|f| f.field.as_deref() == Some("opened"))
-        .or_else(|| facts.first());
-    let title = match worst {
-        Some(f) if f.kind == "incident" && f.field.as_deref() == Some("opened") => {
-            format!("{provider} incident: {}", f.subject.as_deref().unwrap_or("?"))
-        }
-        Some(f) if f.kind == "incident" => format!(
-            "{provider} incident {}: {}",
-            f.field.as_deref().unwrap_or(""),
-            f.subject.as_deref().unwrap_or("?")
-        ),
-        Some(f) => format!(
-            "{provider} {}: {} → {}",
-            f.subject.as_deref().unwrap_or("component"),
+    // The title says the change of state that matters most: an incident opened or escalated, a
+    // resolution, a maintenance, else the first component transition.
+    let pick = |field: &str| facts.iter().find(|f| f.field.as_deref() == Some(field));
+    let subject = |f: &Fact| f.subject.clone().unwrap_or_else(|| "?".into());
+    let title = if let Some(f) = pick("opened") {
+        format!("{provider} incident: {}", subject(f))
+    } else if let Some(f) = pick("escalated") {
+        format!(
+            "{provider} incident escalated ({} → {}): {}",
             f.old.as_deref().unwrap_or("?"),
-            f.new.as_deref().unwrap_or("?")
-        ),
-        None => format!("{provider} status page changed"),
+            f.new.as_deref().unwrap_or("?"),
+            subject(f)
+        )
+    } else if let Some(f) = pick("resolved") {
+        format!("{provider} incident resolved: {}", subject(f))
+    } else if let Some(f) = facts.iter().find(|f| f.kind == "maintenance") {
+        format!(
+            "{provider} maintenance {}: {}{}",
+            f.field.as_deref().unwrap_or("").replace('_', " "),
+            subject(f),
+            f.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+        )
+    } else if let Some(f) = facts.first() {
+        match f.kind {
+            "incident" => format!(
+                "{provider} incident {}: {}",
+                f.field.as_deref().unwrap_or(""),
+                subject(f)
+            ),
+            _ => format!(
+                "{provider} {}: {} → {}",
+                f.subject.as_deref().unwrap_or("component"),
+                f.old.as_deref().unwrap_or("?"),
+                f.new.as_deref().unwrap_or("?")
+            ),
+        }
+    } else {
+        format!("{provider} status page changed")
     };
+    let maintenance_only = !facts.is_empty()
+        && facts
+            .iter()
+            .all(|f| f.kind == "maintenance" || f.new.as_deref() == Some("maintenance"));
     let recovered = severity == "info";
     Brief {
         material: !facts.is_empty(),
@@ -300,7 +322,9 @@ fn status_brief(facts: Vec<Fact>, ctx: &Context<'_>, provider: &str, diff: DiffS
                 )
             })
             .collect(),
-        action: if recovered {
+        action: if maintenance_only {
+            "Planned maintenance: check its window against your traffic and plan a failover if needed".into()
+        } else if recovered {
             "Recovered: revert any failover once the provider is stable".into()
         } else if in_use {
             "Consider failing over the affected routes (a playbook may already cover it)".into()

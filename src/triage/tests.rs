@@ -17,7 +17,13 @@ fn brief(before: &str, after: &str, doc_type: DocType) -> Brief {
 }
 
 /// (kind, subject, old, new, date) of a fact.
-type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+type Row<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 fn facts(b: &Brief) -> Vec<Row<'_>> {
     b.facts

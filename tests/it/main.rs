@@ -12,6 +12,7 @@ mod ofrep;
 mod openapi;
 mod server;
 mod status_adapters;
+mod threads;
 mod watcher;
 mod watcher_edges;
 mod web_auth;

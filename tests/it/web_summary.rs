@@ -85,6 +85,7 @@ async fn brief(
             severity,
             title,
             body,
+            threads: Vec::new(),
         })
         .await
         .unwrap()
