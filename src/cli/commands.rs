@@ -222,7 +222,18 @@ async fn check(s: Settings, only: Option<&str>, format: Format) -> Result<(), Fa
     reports.sort_by(|a, b| a.source.cmp(&b.source));
     // The whole pipeline: what the polls found is triaged and briefed before `check` returns,
     // by the same writer as `serve` (safe beside it: a change is briefed once).
-    let writer = signalbox::server::brief_writer(&app).await.map_err(Failure::from_app)?;
+    let writer = match signalbox::server::brief_writer(&app).await {
+        Ok(w) => w,
+        // Watching works without flags; the briefs then name no affected flag and no playbook
+        // runs (as `serve` would refuse to start, say why).
+        Err(e) if e.is_config() => {
+            eprintln!("signalbox: briefs are written without flags or playbooks: {e}");
+            let rules = signalbox::triage::classify::Rules::load_files(&app.settings.triage.rules)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            signalbox::briefs::BriefWriter::new(app.watcher.store.clone(), app.sources.clone(), None, rules)
+        }
+        Err(e) => return Err(Failure::from_app(e)),
+    };
     let written = writer.run_once().await.map_err(runtime)?;
     let failed = reports
         .iter()

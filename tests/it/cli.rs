@@ -197,6 +197,49 @@ async fn check_history_show_and_list_from_the_command_line() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn check_runs_the_whole_pipeline_and_its_briefs_are_listed() {
+    let (env, fx) = (Env::new(), Fixture::start().await);
+    let table =
+        "| Model | Shutdown date | Replacement |\n|---|---|---|\n| acme-large-1 | 2026-01-05 | acme-large-2 |\n";
+    fx.set("/deprecations.md", Page::new("text/markdown", table));
+    env.write_source(
+        "acme-deprecations",
+        "markdown",
+        &fx.url("/deprecations.md"),
+        "deprecations",
+        "",
+    );
+    let o = signalbox(&env, &["check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    fx.set(
+        "/deprecations.md",
+        Page::new(
+            "text/markdown",
+            format!("{table}| acme-small-1 | 2026-09-30 | acme-small-2 |\n"),
+        ),
+    );
+    let o = signalbox(&env, &["check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("1 change(s) triaged"), "{}", stdout(&o));
+    // No server ran: the brief is there because `check` wrote it.
+    let o = signalbox(&env, &["briefs", "list", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let briefs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let briefs = briefs.as_array().unwrap();
+    assert_eq!(briefs.len(), 1, "{briefs:?}");
+    assert_eq!(briefs[0]["source"], "acme-deprecations");
+    assert_eq!(briefs[0]["material"], true);
+    assert_eq!(briefs[0]["category"], "deprecation");
+    assert_eq!(briefs[0]["title"], "acme-small-1 retires on 2026-09-30");
+    // A second check finds nothing new and writes nothing twice.
+    let o = signalbox(&env, &["check"]);
+    assert!(!stdout(&o).contains("triaged"), "{}", stdout(&o));
+    let o = signalbox(&env, &["briefs", "list", "--format", "json"]);
+    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(again.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn dry_run_prints_the_extracted_text_and_stores_nothing() {
     let (env, fx) = (Env::new(), Fixture::start().await);
     env.write_source("acme-policy", "html", &fx.url("/aup"), "policy", "select = [\"main\"]");
