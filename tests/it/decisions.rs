@@ -573,14 +573,24 @@ async fn a_person_who_reverts_a_playbook_failover_has_the_last_word_until_the_ou
     assert_eq!(status, 200);
     assert_eq!(s.ofrep("route.chat", "web-app").await["variant"], "primary");
 
-    // The page changes while still down: the playbook holds back.
+    // The page changes while still down (an update of the same incident, which goes on its
+    // brief's timeline): the playbook still reads the page, and holds back.
     let before = briefs().await;
+    let outage_brief = s.call("GET", "/api/v1/briefs", "oncall", None).await.1[0]["id"]
+        .as_i64()
+        .unwrap();
     fx.set(
         path,
         Page::new("application/json", STATUS_DOWN.replace("investigating", "identified")),
     );
-    s.wait_for("the incident update's brief", async || briefs().await > before)
-        .await;
+    s.wait_for("the incident update on the outage brief's timeline", async || {
+        let (_, b) = s
+            .call("GET", &format!("/api/v1/briefs/{outage_brief}"), "oncall", None)
+            .await;
+        b["events"].as_array().unwrap().iter().any(|e| e["action"] == "update")
+    })
+    .await;
+    assert_eq!(briefs().await, before, "an update of the same incident is no new brief");
     let (_, ds) = s
         .call("GET", "/api/v1/decisions?flag=route.chat&env=production", "alice", None)
         .await;
@@ -635,13 +645,19 @@ async fn a_person_who_reverts_a_playbook_failover_has_the_last_word_until_the_ou
         assert_eq!(status, 200);
     }
     assert_eq!(s.ofrep("route.chat", "web-app").await["metadata"]["decisionId"], mine);
-    let before = briefs().await;
+    // The update goes on the timeline of the newest brief about this incident.
+    let newest = s.call("GET", "/api/v1/briefs", "oncall", None).await.1[0]["id"]
+        .as_i64()
+        .unwrap();
     fx.set(
         path,
         Page::new("application/json", STATUS_DOWN.replace("investigating", "monitoring")),
     );
-    s.wait_for("the next incident update", async || briefs().await > before)
-        .await;
+    s.wait_for("the next incident update", async || {
+        let (_, b) = s.call("GET", &format!("/api/v1/briefs/{newest}"), "oncall", None).await;
+        b["events"].as_array().unwrap().iter().any(|e| e["action"] == "update")
+    })
+    .await;
     // Briefs are triaged one after the other, playbooks included: once the recovery's brief is
     // there, the update's playbook run is over.
     let before = briefs().await;
