@@ -38,7 +38,9 @@ static ERROR: LazyLock<Regex> = LazyLock::new(|| {
         | \bchecking\s+(?:if\s+the\s+site\s+connection\s+is\s+secure|your\s+browser)
         | \bjust\s+a\s+moment\b
         | \battention\s+required\b
-        | \bverify\s+(?:you\s+are|that\s+you[’']?re)\s+(?:a\s+)?human
+        | \bverify(?:ing)?\s+(?:you\s+are|that\s+you[’']?re)\s+(?:a\s+)?human
+        | \bneeds\s+to\s+review\s+the\s+security\s+of\s+your\s+connection
+        | \bperformance\s+&(?:amp;)?\s+security\s+by\s+cloudflare
         | \bare\s+you\s+a\s+robot
         | \bcloudflare\s+ray\s+id
         | \bddos\s+protection\s+by
@@ -75,6 +77,7 @@ mod tests {
             "Just a moment...\n\nChecking if the site connection is secure. Cloudflare Ray ID: 8f00",
             "You need to enable JavaScript to run this app.",
             "429 Too Many Requests",
+            "# acme.test\n\n## Verifying you are human. This may take a few seconds.\n\nacme.test needs to review the security of your connection before proceeding.\n\nRay ID: 8b9c3a1f\nPerformance & security by Cloudflare",
             "Something went wrong. Please try again later.",
         ] {
             assert!(error_page(page).is_some(), "{page}");

@@ -83,6 +83,31 @@ const TRACKING_PARAMS: &[&str] = &[
     "oly_anon_id",
 ];
 
+/// A cookie-consent banner (OneTrust, Cookiebot, the usual `cookie-banner` ids and classes):
+/// text the page shows every visitor, not part of the document, and injected or not at random.
+fn is_consent_banner(element: ElementRef<'_>) -> bool {
+    const MARKS: &[&str] = &[
+        "onetrust",
+        "cookiebot",
+        "cookie-banner",
+        "cookie-consent",
+        "cookieconsent",
+        "cookie-notice",
+        "consent-banner",
+        "cc-window",
+        "gdpr-banner",
+        "truste",
+        "osano",
+    ];
+    let v = element.value();
+    let id = v.id().unwrap_or("").to_ascii_lowercase();
+    let label = v.attr("aria-label").unwrap_or("").to_ascii_lowercase();
+    MARKS
+        .iter()
+        .any(|m| id.contains(m) || v.classes().any(|c| c.to_ascii_lowercase().contains(m)))
+        || label.contains("cookie")
+}
+
 /// Extracts the text of the elements selected by `rules` from an HTML page.
 pub(super) fn extract(body: &[u8], rules: &Rules, base_url: Option<&Url>) -> Result<String, ExtractError> {
     let select = compile_selectors(&rules.select)?;
@@ -242,7 +267,10 @@ impl<'r> Renderer<'r> {
 
     fn element(&mut self, element: ElementRef<'_>) {
         let name = element.value().name();
-        if ALWAYS_REMOVED.contains(&name) || self.remove.iter().any(|s| s.matches(&element)) {
+        if ALWAYS_REMOVED.contains(&name)
+            || self.remove.iter().any(|s| s.matches(&element))
+            || is_consent_banner(element)
+        {
             return;
         }
         match name {

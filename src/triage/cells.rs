@@ -96,6 +96,12 @@ static RETIRE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DEPRECATE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:deprecat\w*|legacy)\b"));
 static EFFECTIVE: LazyLock<Regex> = LazyLock::new(|| re(r"\beffective\b"));
+/// Dates of something else than an end: a release, an announcement, a training cut-off.
+static OTHER_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:release\w*|launch\w*|announc\w*|introduc\w*|created|added|published|available (?:from|since)|since|notice|notified|cutoff|cut off|knowledge|training|snapshot|version|updated)\b",
+    )
+});
 static STATUS: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?:^|\b)(?:status|state|lifecycle|stage|availability|maturity|support|release stage)$"));
 static ALIAS: LazyLock<Regex> = LazyLock::new(|| {
@@ -157,6 +163,9 @@ pub fn meaning(field: &str, old: Option<&str>, new: Option<&str>, doc_type: Opti
         }
         if EFFECTIVE.is_match(&w) {
             return Meaning::Effective;
+        }
+        if OTHER_DATE.is_match(&w) {
+            return Meaning::OtherDate;
         }
         if dated {
             return if doc_type == Some(DocType::Deprecations) {
@@ -423,6 +432,9 @@ fn record_facts(
     let mut local: Vec<Fact> = Vec::new();
     let mut dep_before = false;
     let mut dep_after = false;
+    // The status says the model is active again: whatever its dates say now (a "not sooner
+    // than" estimate), the deprecation is withdrawn.
+    let mut reactivated = false;
     for c in cells {
         let (o, n) = (c.old.as_deref(), c.new.as_deref());
         let m = meaning(&c.field, o, n, doc_type);
@@ -535,7 +547,11 @@ fn record_facts(
                     dep_after = true;
                     local.extend(subjects.iter().map(|s| fact("retirement", s)));
                 }
-                (Life::Deprecated | Life::Retired, Life::Active | Life::Other) => dep_before = true,
+                (Life::Deprecated | Life::Retired, Life::Active) => {
+                    dep_before = true;
+                    reactivated = true;
+                }
+                (Life::Deprecated | Life::Retired, Life::Other) => dep_before = true,
                 _ => {}
             },
             Meaning::DeprecatedFlag => {
@@ -593,6 +609,10 @@ fn record_facts(
         if !still {
             local.extend(subjects.iter().map(|s| fact("deprecation_withdrawn", s)));
         }
+    }
+    if reactivated {
+        local.retain(|f| !matches!(f.kind, "retirement" | "deprecation" | "deprecation_withdrawn"));
+        local.extend(subjects.iter().map(|s| fact("deprecation_withdrawn", s)));
     }
     // A dated retirement or deprecation says more than an undated one for the same model.
     let dated: Vec<String> = local
@@ -685,7 +705,9 @@ pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>, data_file: bool) -> R
             }
             RowChange::Removed(r) => {
                 out.material = true;
-                if lists_models && !r.inherited && !r.subjects.is_empty() {
+                // A row leaving a deprecation table is history tidied (or a deprecation
+                // withdrawn, which the model's status says elsewhere), not a model removed.
+                if lists_models && doc_type != Some(DocType::Deprecations) && !r.inherited && !r.subjects.is_empty() {
                     for s in &r.subjects {
                         let f = fact("model_removed", s);
                         if !out.facts.contains(&f) {

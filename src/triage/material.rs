@@ -156,6 +156,30 @@ fn content_lines(text: &str) -> Vec<&str> {
     lines
 }
 
+/// Words that carry what pages of prices, models, limits and deprecations are about.
+static SIGNAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:deprecat\w*|retir\w*|shut\w*|sunset\w*|discontinu\w*|legacy|pric\w*|costs?|discount\w*|free|charg\w*|bill\w*|limits?|quotas?|rates?|available|availability|unavailable|launch\w*|introduc\w*|new|preview|beta|removed?|replac\w*|migrat\w*|longer|must|requir\w*|supports?|supported|eol|batch|cach\w*|tiers?|not|no|never|only|except|region\w*)$")
+        .expect("valid regex")
+});
+
+/// Whether the words that changed between two prose texts say something about prices, models,
+/// limits or deadlines (a number, a date, an id, or a word of that vocabulary). Rewording an
+/// introduction says nothing of the kind.
+pub fn changed_words_signal(before: &str, after: &str) -> bool {
+    let words = |t: &str| content_lines(t).iter().flat_map(|l| line_words(l)).collect::<Vec<_>>();
+    let (a, b) = (words(before), words(after));
+    similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b)
+        .iter()
+        .flat_map(|op| {
+            let (o, n) = (op.old_range(), op.new_range());
+            match op.tag() {
+                similar::DiffTag::Equal => Vec::new(),
+                _ => a[o].iter().chain(&b[n]).cloned().collect(),
+            }
+        })
+        .any(|w| SIGNAL.is_match(&w) || w.chars().any(|c| c.is_ascii_digit()))
+}
+
 /// Whether `before` → `after` changes meaning.
 pub fn is_material(before: &str, after: &str) -> bool {
     let (a, b) = (content_lines(before), content_lines(after));

@@ -225,7 +225,16 @@ pub fn read_change(before: &str, after: &str, doc_type: Option<DocType>) -> Read
             .join("\n")
     };
     let (pb, pa) = (blank(before, &sb.table_lines), blank(after, &sa.table_lines));
-    let prose_material = material::is_material(&pb, &pa);
+    let mut prose_material = material::is_material(&pb, &pa);
+    // On a page of prices, models, limits or deprecations the tables are the content: prose
+    // around them matters when it says something about those (a reworded introduction does not).
+    let tabular = matches!(
+        doc_type,
+        Some(DocType::Pricing | DocType::Models | DocType::Deprecations | DocType::RateLimits)
+    );
+    if prose_material && tabular && !material::changed_words_signal(&pb, &pa) {
+        prose_material = false;
+    }
     let mut facts = read.facts;
     if prose_material {
         // A table's date for a model says more than a sentence near it (which may be the date
@@ -243,6 +252,13 @@ pub fn read_change(before: &str, after: &str, doc_type: Option<DocType>) -> Read
             }
         }
     }
+    // A model this change retires is not launched by it, whatever a sentence near it says.
+    let leaving: Vec<String> = facts
+        .iter()
+        .filter(|f| matches!(f.kind, "retirement" | "deprecation" | "model_removed"))
+        .filter_map(|f| f.subject.clone())
+        .collect();
+    facts.retain(|f| !(f.kind == "model_added" && f.subject.as_ref().is_some_and(|s| leaving.contains(s))));
     Reading {
         material: read.material || prose_material,
         facts,

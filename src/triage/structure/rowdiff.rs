@@ -7,7 +7,13 @@
 
 use super::{Record, Structure, plain};
 use crate::triage::dates::{find_dates, parse_date};
-use crate::triage::numbers::parse_decimal;
+use crate::triage::numbers::{find_prices, parse_decimal};
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// A number standing alone in a value (not part of an id or a word).
+static NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(^|[\s($])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)\b").expect("valid regex"));
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,12 +65,22 @@ pub fn canonical(value: &str) -> String {
     if let Some(n) = parse_decimal(&p) {
         return n;
     }
-    // Dates inside a longer value, then the items of a list in any order.
+    // Dates, amounts (with their unit in one wording: `$15 / MTok` is `$15 per million
+    // tokens`) and numbers inside a longer value, then the items of a list in any order.
     let mut s = p.clone();
     for d in find_dates(&p).into_iter().rev() {
         s.replace_range(d.start..d.end, &d.date.to_string());
     }
-    let s = s.to_lowercase();
+    let priced = s.clone();
+    for pr in find_prices(&priced).into_iter().rev() {
+        let unit = pr.unit.map(|u| format!(" {u}")).unwrap_or_default();
+        s.replace_range(pr.start..pr.end, &format!("${}{unit}", pr.amount));
+    }
+    let s = NUMBER
+        .replace_all(&s, |c: &regex::Captures<'_>| {
+            format!("{}{}", &c[1], parse_decimal(&c[2]).unwrap_or_else(|| c[2].to_owned()))
+        })
+        .to_lowercase();
     if s.contains(", ") {
         let mut items: Vec<&str> = s.split(", ").map(str::trim).collect();
         items.sort_unstable();
@@ -211,6 +227,12 @@ mod tests {
         assert_eq!(canonical("`2025-1-6`"), canonical("January 6, 2025"));
         assert_eq!(canonical("$1,000.50"), canonical("1000.5"));
         assert_eq!(canonical("text, image"), canonical("Image, Text"));
+        assert_eq!(
+            canonical("$0.10 / GB / day (1GB free)"),
+            canonical("$0.1 / GB / day (1GB free)")
+        );
+        assert_eq!(canonical("$15 / MTok"), canonical("$15 per million tokens"));
+        assert_ne!(canonical("$15 / MTok"), canonical("$18 / MTok"));
         assert_ne!(canonical("2025-01-06"), canonical("2025-01-07"));
     }
 
