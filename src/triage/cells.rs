@@ -463,6 +463,39 @@ fn record_facts(
         }
         match m {
             Meaning::Price => {
+                // A new model's prices are part of its launch, not price changes.
+                if before.is_none() {
+                    continue;
+                }
+                // Several prices in one cell (tiers: "$10, prompts <= 200k; $15, prompts >
+                // 200k"): compared place by place, each labelled with the words after it.
+                let (lo, ln) = (
+                    o.map(find_prices).unwrap_or_default(),
+                    n.map(find_prices).unwrap_or_default(),
+                );
+                if lo.len() > 1 && lo.len() == ln.len() {
+                    let nv = n.unwrap_or("");
+                    for (i, (a, b)) in lo.iter().zip(&ln).enumerate() {
+                        if a.amount == b.amount {
+                            continue;
+                        }
+                        let rest = nv[b.end..].split([';', '$', '€', '£']).next().unwrap_or("");
+                        let label = rest.trim_matches(|c: char| c == ',' || c.is_whitespace() || c == '(' || c == ')');
+                        for s in &subjects {
+                            let mut f = fact("price", s);
+                            f.field = Some(if label.is_empty() {
+                                format!("{} ({})", price_field(&c.field), i + 1)
+                            } else {
+                                format!("{} ({label})", price_field(&c.field))
+                            });
+                            f.old = Some(a.amount.clone());
+                            f.new = Some(b.amount.clone());
+                            f.unit = b.unit.clone().or_else(|| unit_from_key(&c.field));
+                            local.push(f);
+                        }
+                    }
+                    continue;
+                }
                 let (mut po, pn) = (o.and_then(number_in), n.and_then(number_in));
                 // A price in the n-th entry of a dated schedule replaces the entry before it.
                 let scheduled = after.and_then(|a| schedule_previous(a, &c.field));
@@ -470,10 +503,6 @@ fn record_facts(
                     po = previous.clone();
                 }
                 if po == pn || pn.is_none() {
-                    continue;
-                }
-                // A new model's prices are part of its launch, not price changes.
-                if before.is_none() {
                     continue;
                 }
                 for s in &subjects {
@@ -574,6 +603,16 @@ fn record_facts(
                     local.push(f);
                 }
             }
+            // The row of an alias (keyed by its alias column) now names another model.
+            _ if keyed_by_alias(rec)
+                && o.is_some_and(super::structure::is_id_like)
+                && n.is_some_and(super::structure::is_id_like) =>
+            {
+                let mut f = fact("alias_change", &subjects[0]);
+                f.old = o.map(str::to_owned);
+                f.new = n.map(str::to_owned);
+                local.push(f);
+            }
             _ => out.notes.push(format!(
                 "{} {}: {} → {}",
                 subjects[0],
@@ -581,6 +620,20 @@ fn record_facts(
                 o.unwrap_or("-"),
                 n.unwrap_or("-")
             )),
+        }
+    }
+    // "Currently points to x" in a description: the alias (named in the sentence, else the
+    // row's model) points elsewhere now.
+    if let (Some(b), Some(a)) = (before, after) {
+        let (old, new) = (alias_statements(b, &subjects[0]), alias_statements(a, &subjects[0]));
+        for (alias, target) in &new {
+            if let Some(previous) = old.get(alias).filter(|p| *p != target) {
+                out.material = true;
+                let mut f = fact("alias_change", alias);
+                f.old = Some(previous.clone());
+                f.new = Some(target.clone());
+                local.push(f);
+            }
         }
     }
     // Moved into a section about deprecation ("Legacy models", "Deprecated").
@@ -630,6 +683,42 @@ fn record_facts(
             out.facts.push(f);
         }
     }
+}
+
+/// Whether a record is keyed by an alias column (its key is the value of a column headed
+/// "Alias").
+fn keyed_by_alias(rec: &Record) -> bool {
+    rec.fields.iter().any(|(k, v)| {
+        super::structure::table::ALIAS_HEADER.is_match(k) && super::structure::plain(v).to_lowercase() == rec.key
+    })
+}
+
+/// `alias → target` stated in a record's values: "x-latest points to y", "currently points to y"
+/// (the alias being the record's own model).
+fn alias_statements(rec: &Record, own: &str) -> std::collections::BTreeMap<String, String> {
+    static POINTS: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"(?i)(?:`?([a-z0-9][\w.:/-]*[a-z0-9])`?\s+)?(?:currently\s+|now\s+)?(?:points?|resolves?|maps?|routes?|redirects?|is an alias)\s+(?:to|for)\s+`?([a-z0-9][\w.:/-]*[a-z0-9])`?",
+        )
+    });
+    let mut out = std::collections::BTreeMap::new();
+    for (_, v) in &rec.fields {
+        for c in POINTS.captures_iter(v) {
+            let target = c[2].to_owned();
+            if !super::structure::is_id_like(&target) {
+                continue;
+            }
+            let alias = c
+                .get(1)
+                .map(|m| m.as_str().to_owned())
+                .filter(|a| super::structure::is_id_like(a))
+                .unwrap_or_else(|| own.to_owned());
+            if alias != target {
+                out.insert(alias, target);
+            }
+        }
+    }
+    out
 }
 
 /// Words a reader acts on.

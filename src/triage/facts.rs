@@ -511,6 +511,7 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
         }
     }
     rate_limits(&c, &before_lines, &after_lines, &mut facts);
+    prose_prices(&c, main.as_deref(), &mut facts);
     if matches!(doc_type, Some(DocType::Policy | DocType::Terms)) {
         policy_clauses(&c, &before_lines, &after_lines, &mut facts);
     }
@@ -550,6 +551,68 @@ fn rate_limits(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], fac
     }
 }
 
+/// A price change told in a sentence: "from $10 to $2", "$2 (previously $10)", "now $2, down
+/// from $10".
+static PRICE_FROM_TO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bfrom\s+(?P<old>[$€£]\s?[\d.,]+)\s+to\s+(?P<new>[$€£]\s?[\d.,]+)|(?P<new2>[$€£]\s?[\d.,]+)(?P<unit>[^.;()$€£]{0,40}?)\(?\s*(?:previously|was|formerly|down from|up from|instead of|reduced from|increased from)\s+(?P<old2>[$€£]\s?[\d.,]+)")
+        .expect("valid regex")
+});
+static PRICE_SIDE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(cached input|cache writes?|cache reads?|cache hits?|batch input|batch output|input|output)\b")
+        .expect("valid regex")
+});
+
+/// Prices changed in prose (changelogs, announcements), with the model the sentence names.
+fn prose_prices(c: &Changed<'_>, main: Option<&str>, facts: &mut Vec<Fact>) {
+    for &(_, line) in &c.inserted {
+        if cells(line).is_some() {
+            continue;
+        }
+        // A price sentence names its model; short ids (`o3`) count here, where the sentence is
+        // about a price, though not in prose at large.
+        static SHORT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[a-z][0-9]\b").expect("valid regex"));
+        let subject = model_ids(line)
+            .into_iter()
+            .next()
+            .or_else(|| SHORT_ID.find(line).map(|m| m.as_str().to_owned()))
+            .or_else(|| main.map(str::to_owned));
+        for m in PRICE_FROM_TO.captures_iter(line) {
+            let (old, new) = match (m.name("old").or(m.name("old2")), m.name("new").or(m.name("new2"))) {
+                (Some(o), Some(n)) => (o, n),
+                _ => continue,
+            };
+            let (Some(ov), Some(nv)) = (parse_decimal(o_str(old.as_str())), parse_decimal(o_str(new.as_str()))) else {
+                continue;
+            };
+            if ov == nv {
+                continue;
+            }
+            // The side is the last one named before the amount ("output $8 ... (previously $40)").
+            let start = m.get(0).map(|x| x.start()).unwrap_or(0);
+            let field = PRICE_SIDE
+                .find_iter(&line[..start.min(line.len())])
+                .last()
+                .or_else(|| PRICE_SIDE.find(m.get(0).map(|x| x.as_str()).unwrap_or("")))
+                .map(|x| x.as_str().to_lowercase());
+            let unit = find_prices(&line[new.start()..])
+                .into_iter()
+                .next()
+                .and_then(|p| p.unit);
+            let mut f = Fact::new("price");
+            f.subject = subject.clone();
+            f.field = field;
+            f.old = Some(ov);
+            f.new = Some(nv);
+            f.unit = unit;
+            push_unique(facts, f);
+        }
+    }
+}
+
+fn o_str(s: &str) -> &str {
+    s.trim_end_matches(['.', ','])
+}
+
 static LIST_ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:[-*+•]|\d+[.)]|[a-z][.)])\s+").expect("valid regex"));
 static OBLIGATION: LazyLock<Regex> = LazyLock::new(|| {
@@ -575,11 +638,28 @@ fn policy_clauses(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], 
             .take(40)
             .map(|j| lines[j])
             .find(|p| !p.trim().is_empty() && !LIST_ITEM.is_match(p));
+        let item = LIST_ITEM.replace(l, "");
         match intro {
             Some(p) if OBLIGATION.is_match(p) && !p.trim_start().starts_with('#') => {
-                format!("{} {}", p.trim(), LIST_ITEM.replace(l, "").trim())
+                format!("{} {}", p.trim(), item.trim())
             }
-            _ => l.to_owned(),
+            // "## Do not compromise systems" / "This includes using our services to:" / items:
+            // the section's heading says what the list is.
+            Some(p) => {
+                let heading = (0..i)
+                    .rev()
+                    .take(80)
+                    .map(|j| lines[j])
+                    .find(|h| h.trim_start().starts_with('#'))
+                    .map(|h| h.trim().trim_start_matches('#').trim());
+                match heading {
+                    Some(h) if OBLIGATION.is_match(h) && p.trim_end().ends_with(':') => {
+                        format!("{h}: {} {}", p.trim(), item.trim())
+                    }
+                    _ => l.to_owned(),
+                }
+            }
+            None => l.to_owned(),
         }
     };
     let deleted: Vec<String> = c.deleted.iter().map(|(_, l)| words(l)).collect();

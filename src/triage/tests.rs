@@ -354,3 +354,130 @@ fn a_price_schedule_reads_as_a_change_from_the_entry_before() {
         b.facts
     );
 }
+
+#[test]
+fn an_alias_column_and_an_alias_sentence() {
+    // The alias column is the row's identity; the model it names changes.
+    let before = "| Model | Alias | Model ID |\n|---|---|---|\n| Acme Large 3 | acme-large-latest | acme-large-3-20250101 |\n| Acme Small 3 | acme-small-latest | acme-small-3-20250101 |\n";
+    let after = before.replace("| acme-large-3-20250101 |", "| acme-large-3-20250601 |");
+    let b = brief(before, &after, DocType::Models);
+    assert_eq!(
+        facts(&b),
+        [(
+            "alias_change",
+            Some("acme-large-latest"),
+            Some("acme-large-3-20250101"),
+            Some("acme-large-3-20250601"),
+            None
+        )]
+    );
+    // "Currently points to" in a description cell.
+    let before = "| Model | Description |\n|---|---|\n| acme-4o | Our flagship. Currently points to acme-4o-2025-01-06. |\n| acme-4o-2025-03-01 | Latest snapshot. |\n";
+    let after = "| Model | Description |\n|---|---|\n| acme-4o | Our flagship. Currently points to acme-4o-2025-03-01. |\n| acme-4o-2025-03-01 | Latest snapshot. acme-4o currently points to this version. |\n";
+    let b = brief(before, after, DocType::Models);
+    assert!(b.material);
+    assert!(
+        facts(&b).contains(&(
+            "alias_change",
+            Some("acme-4o"),
+            Some("acme-4o-2025-01-06"),
+            Some("acme-4o-2025-03-01"),
+            None
+        )),
+        "{:?}",
+        b.facts
+    );
+}
+
+#[test]
+fn a_table_of_one_models_prices_under_its_heading_with_tiers_in_a_cell() {
+    let before = "## Acme 2.5 Pro\n\n*`acme-2.5-pro`*\n\n| | Free | Paid, per 1M tokens in USD |\n| Input price | Free of charge | $1.25, prompts <= 200k tokens<br>$2.50, prompts > 200k tokens |\n| Output price | Free of charge | $10.00, prompts <= 200k tokens<br>$15.00, prompts > 200k |\n";
+    let after = before.replace("$15.00", "$18.00");
+    let b = brief(before, &after, DocType::Pricing);
+    assert_eq!(
+        facts(&b),
+        [("price", Some("acme-2.5-pro"), Some("15"), Some("18"), None)]
+    );
+    assert_eq!(b.facts[0].field.as_deref(), Some("output (prompts > 200k)"));
+    assert_eq!(b.facts[0].unit.as_deref(), Some("per 1M tokens"));
+}
+
+#[test]
+fn a_price_change_told_in_a_sentence() {
+    let before = "## Changelog\n\n### Jun 3\n\nBug fixes.\n";
+    let after = "## Changelog\n\n### Jun 10\n\nReduced the price of o3 by 80%. Input now costs $2 per 1M tokens (previously $10) and output $8 per 1M tokens (previously $40).\n\n### Jun 3\n\nBug fixes.\n";
+    let b = brief(before, after, DocType::Changelog);
+    assert_eq!(b.category, Some("pricing"));
+    let p: Vec<_> = b
+        .facts
+        .iter()
+        .map(|f| {
+            (
+                f.subject.as_deref(),
+                f.field.as_deref(),
+                f.old.as_deref(),
+                f.new.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        p,
+        [
+            (Some("o3"), Some("input"), Some("10"), Some("2")),
+            (Some("o3"), Some("output"), Some("40"), Some("8"))
+        ]
+    );
+}
+
+#[test]
+fn a_list_item_under_a_prohibiting_heading_is_a_clause() {
+    let before = "## Do not compromise computer systems\n\nThis includes using our services to:\n\n- Discover vulnerabilities without permission\n- Build malware\n\n## Be nice\n\nPlease.\n";
+    let after = before.replace(
+        "- Build malware\n",
+        "- Build malware\n- Run automated intrusion campaigns\n",
+    );
+    let b = brief(before, &after, DocType::Policy);
+    let added: Vec<_> = b.facts.iter().filter(|f| f.kind == "policy_clause_added").collect();
+    assert_eq!(added.len(), 1, "{:?}", b.facts);
+    assert!(
+        added[0]
+            .new
+            .as_deref()
+            .unwrap()
+            .contains("Run automated intrusion campaigns")
+    );
+    assert_eq!(b.severity, "high");
+}
+
+#[test]
+fn release_dates_are_not_retirements_and_a_model_back_to_active_is_withdrawn() {
+    let before = "| Model | Release date | Retirement date | Recommended upgrade |\n|---|---|---|---|\n| acme-1.5-pro | 2024-09-24 | 2025-09-24 | acme-2.5-pro |\n";
+    let after = format!("{before}| acme-2.0-flash-exp | 2025-01-21 | 2025-12-02 | acme-2.5-flash |\n");
+    let b = brief(before, &after, DocType::Deprecations);
+    assert_eq!(
+        facts(&b),
+        [(
+            "retirement",
+            Some("acme-2.0-flash-exp"),
+            None,
+            Some("2025-12-02"),
+            Some("2025-12-02")
+        )]
+    );
+    let before = "| API model name | Current state | Deprecated | Tentative retirement date |\n|---|---|---|---|\n| acme-haiku-20241022 | Deprecated | June 30, 2025 | December 19, 2025 |\n";
+    let after = "| API model name | Current state | Deprecated | Tentative retirement date |\n|---|---|---|---|\n| acme-haiku-20241022 | Active | N/A | Not sooner than October 22, 2025 |\n";
+    let b = brief(before, after, DocType::Deprecations);
+    assert_eq!(
+        facts(&b),
+        [("deprecation_withdrawn", Some("acme-haiku-20241022"), None, None, None)]
+    );
+}
+
+#[test]
+fn cosmetic_edits_of_tabular_pages() {
+    // Trailing zeros, another unit wording, a reworded introduction.
+    let before = "# Pricing\n\nWe regularly refresh our lineup.\n\n| Model | Input | Output |\n|---|---|---|\n| acme-x-1 | $2.00 / MTok | $8.00 / MTok |\n| Web search | $10.00 / 1k calls | |\n";
+    let after = "# Pricing\n\nWe periodically refresh our lineup.\n\n| Model | Input | Output |\n|---|---|---|\n| acme-x-1 | $2 per million tokens | $8 per million tokens |\n| Web search | $10 / 1k calls | |\n";
+    let b = brief(before, after, DocType::Pricing);
+    assert!(!b.material, "{b:?}");
+}

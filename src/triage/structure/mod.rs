@@ -191,8 +191,11 @@ pub fn is_id_like(s: &str) -> bool {
 pub fn plain(cell: &str) -> String {
     static LINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"!?\[([^\]]*)\]\([^)]*\)").expect("valid regex"));
     static MARKS: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"[`*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰]|\[\d{1,2}\]|<[^>]{1,40}>").expect("valid regex"));
+        LazyLock::new(|| Regex::new(r"[`*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰]|\[\d{1,2}\]|</?[A-Za-z][^<>]{0,40}>").expect("valid regex"));
+    static BREAK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)<br\s*/?>").expect("valid regex"));
     let s = LINK.replace_all(cell, "$1");
+    // A line break inside a cell separates values (two price tiers), it does not glue them.
+    let s = BREAK.replace_all(&s, "; ");
     let s = MARKS.replace_all(&s, "");
     s.split_whitespace()
         .collect::<Vec<_>>()

@@ -69,6 +69,9 @@ pub static REPLACEMENT_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)replace|recommend|successor|alternative|migrat|upgrade|instead|suggested|use instead|substitute")
         .expect("valid regex")
 });
+/// A column of aliases (`x-latest`), which point to the row's model.
+pub static ALIAS_HEADER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\balias(?:es)?\b|\bpointer\b").expect("valid regex"));
 static ID_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:model|models|name|id|ids|endpoint|api|identifier|slug|sku)\b").expect("valid regex")
 });
@@ -148,8 +151,11 @@ pub fn tables(lines: &[&str]) -> Vec<Table> {
             None => (0..width).map(|c| format!("column {}", c + 1)).collect(),
         };
         let heading = heading_above(lines, start);
+        let section = section_ids(lines, start);
         let records = if transposed(&header, &rows) {
             transpose(&header, &rows, heading.as_deref(), start)
+        } else if let Some(ids) = section.filter(|_| is_label_table(&header, &rows)) {
+            label_records(&header, &rows, heading.as_deref(), &ids, start)
         } else {
             row_records(&header, &rows, heading.as_deref())
         };
@@ -199,7 +205,15 @@ fn key_column(header: &[String], rows: &[(usize, Vec<String>)]) -> usize {
         if whole < 0.5 && partial < 0.5 {
             continue;
         }
-        let score = whole + 0.25 * partial + if ID_HEADER.is_match(&header[c]) { 0.3 } else { 0.0 };
+        // An alias column is the stable name of its row (the model it points to changes).
+        let bonus = if ALIAS_HEADER.is_match(&header[c]) {
+            1.0
+        } else if ID_HEADER.is_match(&header[c]) {
+            0.3
+        } else {
+            0.0
+        };
+        let score = whole + 0.25 * partial + bonus;
         if best.is_none_or(|(_, s)| score > s + 1e-9) {
             best = Some((c, score));
         }
@@ -296,6 +310,80 @@ fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option
                     .collect(),
                 line: Some(*line),
             })
+        })
+        .collect()
+}
+
+/// The model a section is about: the ids in its heading or in the short lines between the
+/// heading and the table (`*\`acme-2.5-pro\`*` under `## Acme 2.5 Pro`), else the heading's slug.
+fn section_ids(lines: &[&str], table_start: usize) -> Option<Vec<String>> {
+    let mut ids = Vec::new();
+    for l in lines[..table_start].iter().rev().take(12) {
+        if let Some(c) = HEADING.captures(l) {
+            if ids.is_empty() {
+                ids = super::subjects_of(&c[1]);
+            }
+            break;
+        }
+        if l.split_whitespace().count() <= 4 {
+            ids.extend(
+                plain(l)
+                    .split(|c: char| c.is_whitespace() || c == ',')
+                    .filter(|t| is_id_like(t) && t.contains(['-', '.', '/']))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// A table of one model's values: row labels in the first column (`Input price`, `Output
+/// price`, `RPM`), tiers or plans as columns, no column of ids.
+fn is_label_table(header: &[String], rows: &[(usize, Vec<String>)]) -> bool {
+    static LABEL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)price|cost|input|output|cach|limit|rpm|tpm|rpd|context|tokens|date|deprecat|retire|shutdown|status",
+        )
+        .expect("valid regex")
+    });
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|(_, r)| plain(r.first().map(String::as_str).unwrap_or("")))
+        .collect();
+    let labelled = labels.iter().filter(|l| LABEL.is_match(l)).count();
+    header.len() >= 2
+        && (1..header.len()).all(|c| id_share(rows, c).0 < 0.5)
+        && id_share(rows, 0).0 < 0.5
+        && labelled * 2 >= labels.len().max(1)
+}
+
+/// One record per value column (a plan, a tier), the model from the section, the row labels as
+/// fields.
+fn label_records(
+    header: &[String],
+    rows: &[(usize, Vec<String>)],
+    heading: Option<&str>,
+    ids: &[String],
+    start: usize,
+) -> Vec<Record> {
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|(_, r)| plain(r.first().map(String::as_str).unwrap_or("")))
+        .collect();
+    let scope = scope(heading, &labels);
+    (1..header.len())
+        .map(|c| Record {
+            scope: scope.clone(),
+            heading: heading.map(str::to_owned),
+            key: format!("{} / {}", ids[0].to_lowercase(), header[c].to_lowercase()),
+            subjects: ids.to_vec(),
+            inherited: false,
+            fields: labels
+                .iter()
+                .zip(rows)
+                .map(|(l, (_, r))| (format!("{l} ({})", header[c]), r.get(c).cloned().unwrap_or_default()))
+                .collect(),
+            line: Some(start),
         })
         .collect()
 }
