@@ -225,7 +225,7 @@ pub fn thread(before: &str, after: &str) -> Option<Thread> {
     for c in &d.components {
         let worse = status_rank(&c.to) > status_rank(&c.from);
         let maintenance = c.to == "maintenance" || c.from == "maintenance";
-        if maintenance && maintenance_open || maintenance && !d.maintenances_ended.is_empty() {
+        if maintenance && (maintenance_open || !d.maintenances_ended.is_empty()) {
             // Components going into or out of an announced maintenance: its timeline.
             continue;
         }
@@ -240,8 +240,8 @@ pub fn thread(before: &str, after: &str) -> Option<Thread> {
             t.updates.push(format!("{}: {} → {}", c.name, c.from, c.to));
         }
     }
-    for c in d.components_added.iter().filter(|c| c.status.rank() > 0) {
-        let _ = c;
+    // A component listed for the first time already affected is newly affected.
+    if d.components_added.iter().any(|c| c.status.rank() > 0) {
         t.news = true;
     }
     for m in &d.maintenances_added {
