@@ -104,7 +104,6 @@ async fn an_incident_with_updates_is_one_thread_of_three_briefs() {
     };
     let changes = || get(format!("{}/api/v1/sources/acme-status/changes", run.base));
     let wait = |what: &'static str, n: usize| {
-        let changes = changes;
         async move {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
