@@ -103,17 +103,15 @@ async fn an_incident_with_updates_is_one_thread_of_three_briefs() {
         }
     };
     let changes = || get(format!("{}/api/v1/sources/acme-status/changes", run.base));
-    let wait = |what: &'static str, n: usize| {
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let c = changes().await;
-                if c.as_array().is_some_and(|a| a.len() >= n) {
-                    return;
-                }
-                assert!(Instant::now() < deadline, "timed out waiting for {what}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+    let wait = |what: &'static str, n: usize| async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let c = changes().await;
+            if c.as_array().is_some_and(|a| a.len() >= n) {
+                return;
             }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
     let snapshots = format!("{}/api/v1/sources/acme-status/snapshots", run.base);
