@@ -388,6 +388,22 @@ mod tests {
     }
 
     #[test]
+    fn a_component_first_named_by_an_incident_has_its_transition() {
+        // A feed that named nothing before the incident (an empty window).
+        let empty = r#"{"indicator":"unknown","description":"feed","components":[],"incidents":[],"maintenances":[],"windowed":true}"#;
+        let down = r#"{"indicator":"critical","description":"feed","components":[{"id":"Acme API","name":"Acme API","group":null,"status":"major_outage","raw_status":"went down"}],"incidents":[{"id":"i1","name":"Acme API went down","status":"investigating","impact":"critical","created_at":"2026-01-01T10:00:00Z","components":["Acme API"],"latest_update":null}],"maintenances":[],"windowed":true}"#;
+        let f = facts(empty, down).unwrap();
+        assert!(
+            f.iter().any(|f| f.kind == "status_change"
+                && f.subject.as_deref() == Some("Acme API")
+                && f.old.as_deref() == Some("operational")
+                && f.new.as_deref() == Some("major_outage")),
+            "{f:?}"
+        );
+        assert!(thread(empty, down).unwrap().news);
+    }
+
+    #[test]
     fn a_maintenance_is_announced_once_and_then_updated() {
         let quiet = page("operational", None, None);
         let scheduled = page("operational", None, Some("scheduled"));

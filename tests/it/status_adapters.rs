@@ -170,6 +170,28 @@ async fn a_status_feed_through_an_outage_a_recovery_and_a_platform_move() {
         [(true, Some("incident")), (true, Some("incident")), (false, None)]
     );
     assert_eq!(briefs[0].severity, "high", "{:?}", briefs[0]);
+    // The same facts as a Statuspage: the component's transition and the incident.
+    let body = app
+        .watcher
+        .store
+        .brief(briefs[0].id)
+        .await
+        .unwrap()
+        .unwrap()
+        .brief
+        .unwrap();
+    let facts = body["facts"].as_array().unwrap();
+    assert!(
+        facts.iter().any(|f| f["kind"] == "status_change"
+            && f["subject"] == "Bedrock us-east-1"
+            && f["old"] == "operational"
+            && f["new"] == "major_outage"),
+        "{facts:?}"
+    );
+    assert!(
+        facts.iter().any(|f| f["kind"] == "incident" && f["field"] == "opened"),
+        "{facts:?}"
+    );
 
     // The provider moves: the feed URL now serves an HTML page. Each poll fails with the yield
     // error and stores nothing; after `broken_after` failures the source is broken.
