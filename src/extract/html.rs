@@ -108,6 +108,39 @@ fn is_consent_banner(element: ElementRef<'_>) -> bool {
         || label.contains("cookie")
 }
 
+/// The site around a document: its navigation, header, footer and sidebars (by element or ARIA
+/// role). Their links and notices change with the site, not with the document. A `header` or
+/// `footer` inside an `article` is the article's own and stays.
+fn is_chrome(element: ElementRef<'_>) -> bool {
+    let v = element.value();
+    let in_article = || {
+        element
+            .ancestors()
+            .any(|a| a.value().as_element().is_some_and(|e| e.name() == "article"))
+    };
+    const BARS: &[&str] = &[
+        "announcement",
+        "promo-banner",
+        "site-banner",
+        "top-banner",
+        "topbar",
+        "top-bar",
+        "notification-bar",
+        "alert-bar",
+        "skip-link",
+        "breadcrumb",
+    ];
+    (matches!(v.name(), "nav" | "aside") || matches!(v.name(), "header" | "footer") && !in_article())
+        || matches!(
+            v.attr("role"),
+            Some("navigation" | "banner" | "contentinfo" | "complementary")
+        )
+        || v.classes().any(|c| {
+            let c = c.to_ascii_lowercase();
+            BARS.iter().any(|b| c.contains(b))
+        })
+}
+
 /// Extracts the text of the elements selected by `rules` from an HTML page.
 pub(super) fn extract(body: &[u8], rules: &Rules, base_url: Option<&Url>) -> Result<String, ExtractError> {
     let select = compile_selectors(&rules.select)?;
@@ -233,6 +266,9 @@ struct Renderer<'r> {
     bullet: Option<usize>,
     list_depth: usize,
     pre_depth: usize,
+    /// Elements entered: 0 at a selected root. Page chrome (navigation, site header and footer,
+    /// sidebars) is skipped below a root, never as the root a source selected.
+    depth: usize,
 }
 
 impl<'r> Renderer<'r> {
@@ -247,6 +283,7 @@ impl<'r> Renderer<'r> {
             bullet: None,
             list_depth: 0,
             pre_depth: 0,
+            depth: 0,
         }
     }
 
@@ -270,9 +307,16 @@ impl<'r> Renderer<'r> {
         if ALWAYS_REMOVED.contains(&name)
             || self.remove.iter().any(|s| s.matches(&element))
             || is_consent_banner(element)
+            || (self.depth > 0 && is_chrome(element))
         {
             return;
         }
+        self.depth += 1;
+        self.element_inner(element, name);
+        self.depth -= 1;
+    }
+
+    fn element_inner(&mut self, element: ElementRef<'_>, name: &str) {
         match name {
             "br" => self.newline(),
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => self.heading(element, &name[1..]),

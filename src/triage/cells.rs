@@ -48,7 +48,7 @@ fn words(field: &str) -> String {
         if c.is_uppercase() && prev_lower {
             out.push(' ');
         }
-        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        prev_lower = c.is_lowercase();
         if c.is_alphanumeric() || c == '$' {
             out.extend(c.to_lowercase());
         } else {
@@ -289,6 +289,33 @@ fn schedule_previous(rec: &Record, field: &str) -> Option<(Option<String>, Strin
     None
 }
 
+/// How many units a price unit counts (`per 1M tokens` → tokens, 1,000,000).
+fn unit_scale(unit: &str) -> Option<(&'static str, f64)> {
+    Some(match unit {
+        "per token" => ("token", 1.0),
+        "per 1K tokens" => ("token", 1e3),
+        "per 1M tokens" => ("token", 1e6),
+        "per character" => ("character", 1.0),
+        "per 1M characters" => ("character", 1e6),
+        "per request" => ("request", 1.0),
+        "per 1K requests" => ("request", 1e3),
+        "per second" => ("second", 1.0),
+        "per minute" => ("second", 60.0),
+        "per hour" => ("second", 3600.0),
+        _ => return None,
+    })
+}
+
+/// Whether two amounts in their units are the same price.
+fn same_amount(a: &str, ua: &str, b: &str, ub: &str) -> bool {
+    let (Some((ka, sa)), Some((kb, sb)), Ok(x), Ok(y)) =
+        (unit_scale(ua), unit_scale(ub), a.parse::<f64>(), b.parse::<f64>())
+    else {
+        return false;
+    };
+    ka == kb && ((x / sa) - (y / sb)).abs() <= 1e-9 * (x / sa).abs().max(1e-12)
+}
+
 /// A price field as people say it: `prices.input_mtok.base` → `input`, `Output (per 1M tokens)` →
 /// `output`, `input_cost_per_token` → `input`, `prices.output_mtok.tiers[0].price` →
 /// `output tier 1`.
@@ -344,7 +371,13 @@ pub fn price_field(field: &str) -> String {
 /// `input_mtok` → per 1M tokens; `price_per_1k` → per 1K tokens; `cost_per_token` → per token;
 /// a header `Price (per image)` → per image.
 pub fn unit_from_key(key: &str) -> Option<String> {
-    let k = key.to_lowercase().replace([' ', '_', '-'], "");
+    let k = key
+        .to_lowercase()
+        .replace([' ', '_', '-'], "")
+        .replace("1,000,000", "1m")
+        .replace("1000000", "1m")
+        .replace("1,000", "1k")
+        .replace("1000", "1k");
     if k.contains("mtok") || k.contains("1m") || k.contains("million") || k.contains("/m") {
         return Some("per 1M tokens".into());
     }
@@ -459,6 +492,8 @@ fn record_facts(
                 }
                 out.material = true;
             }
+            // Numbers are material when they differ (in one unit), decided below.
+            Meaning::Price | Meaning::RateLimit if before.is_some() && c.old.is_some() && c.new.is_some() => {}
             _ => out.material = true,
         }
         match m {
@@ -479,6 +514,7 @@ fn record_facts(
                         if a.amount == b.amount {
                             continue;
                         }
+                        out.material = true;
                         let rest = nv[b.end..].split([';', '$', '€', '£']).next().unwrap_or("");
                         let label = rest.trim_matches(|c: char| c == ',' || c.is_whitespace() || c == '(' || c == ')');
                         for s in &subjects {
@@ -505,6 +541,23 @@ fn record_facts(
                 if po == pn || pn.is_none() {
                     continue;
                 }
+                // The same price in another unit (`$0.0005 / 1K tokens` = `$0.50 / 1M tokens`).
+                let unit_of = |v: Option<&str>, field: &str| {
+                    v.and_then(|v| find_prices(v).into_iter().next())
+                        .and_then(|p| p.unit)
+                        .or_else(|| unit_from_key(field))
+                };
+                let (uo, un) = (
+                    unit_of(o, c.old_field.as_deref().unwrap_or(&c.field)),
+                    unit_of(n, &c.field),
+                );
+                if scheduled.is_none()
+                    && let (Some(a), Some(b), Some(x), Some(y)) = (&po, &pn, &uo, &un)
+                    && same_amount(a, x, b, y)
+                {
+                    continue;
+                }
+                out.material = true;
                 for s in &subjects {
                     let mut f = fact("price", s);
                     f.field = Some(price_field(&c.field));
@@ -520,8 +573,12 @@ fn record_facts(
             }
             Meaning::RateLimit => {
                 let (lo, ln) = (o.and_then(number_in), n.and_then(number_in));
+                if lo == ln {
+                    continue;
+                }
+                out.material = true;
                 // A new model's limits come with its launch.
-                if lo == ln || ln.is_none() || before.is_none() {
+                if ln.is_none() || before.is_none() {
                     continue;
                 }
                 for s in &subjects {
@@ -767,6 +824,7 @@ pub fn read(d: &StructDiff<'_>, doc_type: Option<DocType>, data_file: bool) -> R
                     .iter()
                     .map(|(k, v)| CellChange {
                         field: k.clone(),
+                        old_field: None,
                         old: None,
                         new: (!v.trim().is_empty()).then(|| super::structure::plain(v)),
                     })

@@ -11,10 +11,11 @@
 //! | year-first slashes        | `2025/06/16`, `2025/6/16`        |
 //! | month day year            | `January 5th, 2026`, `Jan. 5 2026`, `Sept 30, 2025` |
 //! | day month year            | `5 January 2026`, `5th of January, 2026` |
+//! | US slashes, year last     | `03/20/25`, `3/20/2025` (month first; day first only when the first number exceeds 12) |
 //!
-//! Deliberately *not* recognised: month + year without a day (`January 2026`), dotted or
-//! slashed day/month orders (`05.01.2026`, `01/05/2026`: ambiguous between locales), two-digit
-//! years, and compact `YYYYMMDD` (only via [`date_in_model_id`]).
+//! Deliberately *not* recognised: month + year without a day (`January 2026`), dotted
+//! day/month orders (`05.01.2026`: ambiguous between locales), two-digit years other than in US
+//! slashes, and compact `YYYYMMDD` (only via [`date_in_model_id`]).
 //!
 //! Identifier rule: a numeric date must not be glued to an identifier. The character before the
 //! year must not be alphanumeric or a hyphen, and the date must not be followed by an
@@ -51,6 +52,10 @@ static ISO: LazyLock<Regex> = LazyLock::new(|| {
 
 static SLASHED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{4})/(\d{1,2})/(\d{1,2})").unwrap());
 
+/// `03/20/25`, `3/20/2025`: the US order (month first) that US vendors' pages use; day first
+/// only when the first number cannot be a month (`20/03/2025`).
+static US_SLASHED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})").unwrap());
+
 static MONTH_FIRST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"(?i)({MONTHS})(?:\.\s*|\s+)(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,\s*|\s+)(\d{{4}})"
@@ -86,6 +91,7 @@ static RELATIVE_WHOLE_LINE: LazyLock<Regex> =
 enum Notation {
     Iso,
     Slashed,
+    UsSlashed,
     MonthFirst,
     DayFirst,
 }
@@ -96,6 +102,7 @@ pub fn find_dates(text: &str) -> Vec<FoundDate> {
     for (re, notation) in [
         (&*ISO, Notation::Iso),
         (&*SLASHED, Notation::Slashed),
+        (&*US_SLASHED, Notation::UsSlashed),
         (&*MONTH_FIRST, Notation::MonthFirst),
         (&*DAY_FIRST, Notation::DayFirst),
     ] {
@@ -152,6 +159,20 @@ fn accept(text: &str, caps: &Captures<'_>, notation: Notation) -> Option<NaiveDa
                 return None;
             }
             (num(1)?, num(2)?, num(3)?)
+        }
+        Notation::UsSlashed => {
+            if before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '/' | '.' | '-' | '$'))
+                || glued_after(after)
+                || after.starts_with(['/', '.']) && after[1..].starts_with(|c: char| c.is_ascii_digit())
+            {
+                return None;
+            }
+            let (a, b) = (num(1)?, num(2)?);
+            let y = match caps.get(3)?.as_str().len() {
+                2 => 2000 + num(3)?,
+                _ => num(3)?,
+            };
+            if a > 12 { (y, b, a) } else { (y, a, b) }
         }
         Notation::MonthFirst => {
             let month_start = caps.get(1)?.start();
@@ -443,12 +464,21 @@ mod tests {
     }
 
     #[test]
+    fn us_slashed_dates() {
+        assert_eq!(dates("Shutdown 03/20/25."), vec![ymd(2025, 3, 20)]);
+        assert_eq!(dates("after 2/22/2025"), vec![ymd(2025, 2, 22)]);
+        assert_eq!(dates("on 20/03/2025"), vec![ymd(2025, 3, 20)]);
+        assert!(dates("13/13/2025").is_empty());
+    }
+
+    #[test]
     fn version_strings_and_numbers_are_not_dates() {
         assert!(dates("v2.10.3").is_empty());
         assert!(dates("version 25.08 and 24.11").is_empty());
         assert!(dates("release 1.2025.3").is_empty());
         assert!(dates("05.01.2026").is_empty());
-        assert!(dates("01/05/2026").is_empty());
+        assert!(dates("1/2/3").is_empty());
+        assert!(dates("$1/05/2026").is_empty());
         assert!(dates("1/2025/06/16").is_empty());
         assert!(dates("2025/06/16/7").is_empty());
         assert!(dates("20261-01-05").is_empty());

@@ -87,11 +87,30 @@ static PRICE_KEY: LazyLock<Regex> =
 
 fn model_ids(line: &str) -> Vec<String> {
     let line = super::material::strip_links(line);
-    MODEL_ID
-        .find_iter(&line)
-        .map(|m| m.as_str().trim_end_matches('.').to_owned())
-        .filter(|m| is_model_like(m) && !m.starts_with("http") && find_dates(m).is_empty())
-        .collect()
+    // Whole tokens first: ids with an organisation (`org/Model-7B-Instruct`), a version after a
+    // colon (`vendor.model-v2:1`) or capitals are kept whole; lowercase ids inside other text
+    // come from the id pattern.
+    let mut out: Vec<String> = line
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '`' | '"' | '\'' | '*' | '[' | ']'))
+        .map(|t| t.trim_end_matches(['.', ':']))
+        .filter(|t| {
+            super::structure::is_id_like(t)
+                && t.contains(['-', '/'])
+                && (t.contains('/') || t.contains(':') || t.chars().any(|c| c.is_ascii_uppercase()))
+                && t.chars().any(|c| c.is_ascii_digit())
+                && !t.starts_with("http")
+                && find_dates(t).is_empty()
+        })
+        .map(str::to_owned)
+        .collect();
+    for m in MODEL_ID.find_iter(&line) {
+        let m = m.as_str().trim_end_matches('.');
+        if is_model_like(m) && !m.starts_with("http") && find_dates(m).is_empty() && !out.iter().any(|w| w.contains(m))
+        {
+            out.push(m.to_owned());
+        }
+    }
+    out
 }
 
 /// The models a changed line is about, and the ones it names as their replacements. In a table
@@ -301,7 +320,31 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
                     let col = r.iter().position(|cell| cell.contains(&line[d.start..d.end]));
                     col.and_then(|i| h.get(i)).cloned().unwrap_or_default()
                 }
-                _ => line[..d.start].rsplit(['.', ';', ',']).next().unwrap_or("").to_owned() + &line[d.start..],
+                _ => {
+                    // The words that belong to this date: back to the previous date or the
+                    // sentence's start, else forward to the next date or the sentence's end
+                    // ("deprecated on <d1> and reaches end of life on <d2>").
+                    let from = dates
+                        .iter()
+                        .filter(|x| x.end <= d.start)
+                        .map(|x| x.end)
+                        .max()
+                        .unwrap_or(0)
+                        .max(line[..d.start].rfind(['.', ';']).map(|i| i + 1).unwrap_or(0));
+                    let to = dates
+                        .iter()
+                        .filter(|x| x.start >= d.end)
+                        .map(|x| x.start)
+                        .min()
+                        .unwrap_or(line.len());
+                    let to = line[d.end..to].find(['.', ';']).map(|i| d.end + i).unwrap_or(to);
+                    let before = &line[from..d.start];
+                    if RETIRE.is_match(before) || DEPRECATE.is_match(before) {
+                        before.to_owned() + &line[d.start..d.end]
+                    } else {
+                        line[d.start..to].to_owned()
+                    }
+                }
             };
             let context = if context.trim().is_empty() {
                 line.to_owned()

@@ -226,12 +226,10 @@ pub fn read_change(before: &str, after: &str, doc_type: Option<DocType>) -> Read
     };
     let (pb, pa) = (blank(before, &sb.table_lines), blank(after, &sa.table_lines));
     let mut prose_material = material::is_material(&pb, &pa);
-    // On a page of prices, models, limits or deprecations the tables are the content: prose
-    // around them matters when it says something about those (a reworded introduction does not).
-    let tabular = matches!(
-        doc_type,
-        Some(DocType::Pricing | DocType::Models | DocType::Deprecations | DocType::RateLimits)
-    );
+    // Outside legal text (where every word binds), prose matters when the words that changed
+    // say something: a number, a date, an id or the vocabulary of prices, models, limits and
+    // deadlines. A reworded introduction, a typo fixed, a footer link renamed do not.
+    let tabular = !matches!(doc_type, Some(DocType::Policy | DocType::Terms));
     if prose_material && tabular && !material::changed_words_signal(&pb, &pa) {
         prose_material = false;
     }

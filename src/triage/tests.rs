@@ -481,3 +481,55 @@ fn cosmetic_edits_of_tabular_pages() {
     let b = brief(before, after, DocType::Pricing);
     assert!(!b.material, "{b:?}");
 }
+
+#[test]
+fn a_model_card_in_prose_under_its_heading() {
+    let before = "# Models\n\n## Acme R Plus\n\n`acme-r-plus-08-2024`\n\nOur most capable model.\n\n- Context: 128k tokens\n- Input: $2.50 / 1M tokens\n- Output: $10.00 / 1M tokens\n\n## Acme R\n\n- Input: $0.15 / 1M tokens\n- Output: $0.60 / 1M tokens\n";
+    let after = before.replace("$10.00 / 1M", "$8.00 / 1M");
+    let b = brief(before, &after, DocType::Pricing);
+    assert_eq!(
+        facts(&b),
+        [("price", Some("acme-r-plus-08-2024"), Some("10"), Some("8"), None)]
+    );
+    assert_eq!(b.facts[0].field.as_deref(), Some("output"));
+}
+
+#[test]
+fn two_dates_in_one_sentence_keep_their_own_words() {
+    let before = "## Notices\n\nNothing yet.\n";
+    let after = "## Notices\n\nacme-code-1 will be deprecated on February 1, 2025 and will reach end of life on March 1, 2025.\n";
+    let b = brief(before, after, DocType::Changelog);
+    assert_eq!(
+        facts(&b),
+        [
+            (
+                "deprecation",
+                Some("acme-code-1"),
+                None,
+                Some("2025-02-01"),
+                Some("2025-02-01")
+            ),
+            (
+                "retirement",
+                Some("acme-code-1"),
+                None,
+                Some("2025-03-01"),
+                Some("2025-03-01")
+            )
+        ]
+    );
+    // Ids as providers write them in prose: with an organisation, capitals, a colon version.
+    let after = "## Notices\n\nThe following models will be sunset on 03/20/25: `togethercomputer/llama-2-70b-chat`, `mistralai/Mistral-7B-Instruct-v0.1` and `vendor.acme-v2:1`.\n";
+    let b = brief(before, after, DocType::Changelog);
+    for id in [
+        "togethercomputer/llama-2-70b-chat",
+        "mistralai/Mistral-7B-Instruct-v0.1",
+        "vendor.acme-v2:1",
+    ] {
+        assert!(
+            facts(&b).contains(&("retirement", Some(id), None, Some("2025-03-20"), Some("2025-03-20"))),
+            "{id}: {:?}",
+            b.facts
+        );
+    }
+}

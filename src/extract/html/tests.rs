@@ -79,10 +79,22 @@ fn renders_selected_main_without_noise() {
 #[test]
 fn whole_body_when_nothing_selected() {
     let text = extract(PAGE.as_bytes(), &rules(&[], &["nav", ".cookie-banner"]), None).unwrap();
-    assert!(text.starts_with("[Home](/)\n\n# Model pricing"), "{text}");
+    // The site's header and footer are chrome, not the document.
+    assert!(text.starts_with("# Model pricing"), "{text}");
     assert!(text.contains("[pricing docs](/docs/pricing?tab=api)"), "{text}");
-    assert!(text.ends_with("© Example"), "{text}");
+    assert!(!text.contains("© Example") && !text.contains("[Home]"), "{text}");
     assert!(!text.contains("cookies") && !text.contains("tracking") && !text.contains("color"));
+    // Selected on purpose, a footer is the document.
+    let footer = extract(PAGE.as_bytes(), &rules(&["footer"], &[]), None).unwrap();
+    assert!(footer.contains("© Example"), "{footer}");
+    // Without any remove rule, navigation and consent banners still go.
+    let bare = extract(
+        b"<body><nav><a href='/'>Home</a></nav><div id='onetrust-banner-sdk'><p>We use cookies.</p></div><main><p>Do not spam.</p></main><footer>(c) Acme</footer></body>",
+        &rules(&[], &[]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(bare, "Do not spam.");
 }
 
 #[test]

@@ -414,12 +414,24 @@ fn assignment_name(toks: &[Tok], at: usize) -> Option<String> {
                 _ => None,
             };
             let before = at.checked_sub(2)?;
-            let name = ident(before)?;
-            // `name: Type = ...`: the name is before the colon.
-            if before >= 2 && toks[before - 1] == Tok::Punct(':') {
-                return ident(before - 2).or(Some(name));
+            // `name: Type = ...`, `name: Model[] = ...`, `name: Dict[str, Model] = ...`: walk back
+            // over the annotation to the colon; the name is before it.
+            let mut i = before;
+            let mut depth = 0usize;
+            for _ in 0..24 {
+                match &toks[i] {
+                    Tok::Punct(']' | '>' | ')') => depth += 1,
+                    Tok::Punct('[' | '<' | '(') => depth = depth.saturating_sub(1),
+                    Tok::Punct(':') if depth == 0 => return i.checked_sub(1).and_then(ident),
+                    Tok::Ident(_) | Tok::Punct(',' | '.' | '|' | '&' | '?') => {}
+                    _ => break,
+                }
+                if i == 0 {
+                    break;
+                }
+                i -= 1;
             }
-            Some(name)
+            ident(before)
         }
         _ => None,
     }
@@ -450,6 +462,13 @@ mod tests {
         assert_eq!(m["__all__"], json!(["Model"]));
         assert_eq!(m["Model"], json!([["acme-2", "acme-1"], "str"]));
         assert_eq!(m["DEPRECATED"], json!({"acme-0": "June 1st, 2025", "x": null}));
+    }
+
+    #[test]
+    fn annotated_assignments() {
+        let m = read("export const models: Model[] = [{ id: 'acme-1', inputPrice: 2 }];\nconst prices: Record<string, number> = { 'acme-1': 2 };\n").unwrap();
+        assert_eq!(m["models"], json!([{"id": "acme-1", "inputPrice": 2}]));
+        assert_eq!(m["prices"], json!({"acme-1": 2}));
     }
 
     #[test]

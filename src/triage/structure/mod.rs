@@ -92,6 +92,10 @@ pub fn parse(text: &str) -> Structure {
         s.table_lines.extend(t.start..t.end);
         s.records.extend(t.records);
     }
+    for (used, record) in section_records(&lines, &s.table_lines) {
+        s.table_lines.extend(used);
+        s.records.push(record);
+    }
     for (range, list) in text_id_lists(&lines) {
         if !range.clone().any(|i| s.table_lines.contains(&i)) {
             s.table_lines.extend(range);
@@ -99,6 +103,69 @@ pub fn parse(text: &str) -> Structure {
         }
     }
     s
+}
+
+/// A model's card in prose: under a heading, two or more `Label: value` lines whose values are
+/// short and carry a number, a date or an id (`- Input: $2.50 / 1M tokens`, `**Context:** 128k`).
+/// The section is a record keyed by its heading, its subject the id the section names in code
+/// (`` `acme-r-plus-08-2024` ``) or the heading's slug.
+fn section_records(lines: &[&str], taken: &BTreeSet<usize>) -> Vec<(Vec<usize>, Record)> {
+    static HEADING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$").expect("valid regex"));
+    static LABEL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^\s*(?:[-*+•]\s+)?(?:\*\*|__)?([A-Za-z][A-Za-z0-9 ()/&'.-]{0,40}?)(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(\S.*)$")
+            .expect("valid regex")
+    });
+    static CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"`([^`]+)`").expect("valid regex"));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(h) = HEADING.captures(lines[i]) else {
+            i += 1;
+            continue;
+        };
+        let heading = plain(&h[1]);
+        let mut j = i + 1;
+        let (mut used, mut fields, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+        while j < lines.len() && !HEADING.is_match(lines[j]) {
+            let l = lines[j];
+            if !taken.contains(&j)
+                && let Some(c) = LABEL.captures(l)
+            {
+                let value = plain(&c[2]);
+                let telling = value.chars().any(|ch| ch.is_ascii_digit()) || value.split_whitespace().any(is_id_like);
+                if value.split_whitespace().count() <= 12 && telling && !value.contains("http") {
+                    used.push(j);
+                    fields.push((plain(&c[1]), value));
+                }
+            }
+            if j <= i + 6 {
+                ids.extend(
+                    CODE.captures_iter(l)
+                        .map(|c| c[1].trim().to_owned())
+                        .filter(|t| is_id_like(t) && t.contains(['-', '.', '/'])),
+                );
+            }
+            j += 1;
+        }
+        if fields.len() >= 2 {
+            let subjects = if ids.is_empty() { subjects_of(&heading) } else { ids };
+            out.push((
+                used,
+                Record {
+                    scope: "section".into(),
+                    heading: Some(heading.clone()),
+                    key: heading.to_lowercase(),
+                    subjects,
+                    inherited: false,
+                    fields,
+                    line: Some(i),
+                },
+            ));
+        }
+        i = j;
+    }
+    out
 }
 
 /// Lists of bare ids in text (`- acme-large-3`, `` * `acme-small-3` ``, one quoted id per line
@@ -209,11 +276,24 @@ pub fn plain(cell: &str) -> String {
 /// enough to be a name.
 pub fn subjects_of(value: &str) -> Vec<String> {
     let p = plain(value);
-    let tokens: Vec<String> = p
+    let all: Vec<&str> = p
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '|'))
         .map(|t| t.trim_matches(|c: char| matches!(c, '.' | ':' | '"' | '\'')))
-        .filter(|t| is_id_like(t))
-        .map(str::to_owned)
+        .filter(|t| !t.is_empty())
+        .collect();
+    // A cell of ids is its ids. In a display name, only a token shaped like a model id (with a
+    // separator: `acme-large-2`, `org/model`) is one; `70B`, `R1`, `H100` are parts of the name.
+    let whole = all.iter().all(|t| is_id_like(t));
+    let tokens: Vec<String> = all
+        .iter()
+        .filter(|t| {
+            is_id_like(t)
+                && (whole
+                    || t.contains(['-', '/', ':', '.', '_'])
+                        && t.chars().any(|c| c.is_ascii_alphabetic())
+                        && t.len() >= 4)
+        })
+        .map(|t| (*t).to_owned())
         .collect();
     if !tokens.is_empty() {
         return tokens;
@@ -280,5 +360,8 @@ mod tests {
         assert_eq!(subjects_of("**Acme Large 2.1**"), ["acme-large-2.1"]);
         assert_eq!(subjects_of("[acme-l-2](https://a.test/m)"), ["acme-l-2"]);
         assert!(subjects_of("This model is very good and will be here for a long while.").is_empty());
+        assert_eq!(subjects_of("Llama 3.1 Instruct (70B)"), ["llama-3.1-instruct-70b"]);
+        assert_eq!(subjects_of("Acme R1 Distill 70B"), ["acme-r1-distill-70b"]);
+        assert_eq!(subjects_of("Acme Chat (`acme-chat-2`)"), ["acme-chat-2"]);
     }
 }

@@ -19,6 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellChange {
     pub field: String,
+    /// The field's name before, when the column was renamed (`RPM` → `Requests per minute`,
+    /// `Input (per 1K tokens)` → `Input (per 1M tokens)`).
+    pub old_field: Option<String>,
     pub old: Option<String>,
     pub new: Option<String>,
 }
@@ -90,8 +93,20 @@ pub fn canonical(value: &str) -> String {
 }
 
 fn cells(before: &Record, after: &Record) -> Vec<CellChange> {
-    let old: BTreeMap<&str, &str> = before.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut old: BTreeMap<&str, &str> = before.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let new: BTreeMap<&str, &str> = after.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // Columns renamed in place: the same number of columns, a name gone at the position of a
+    // name that is new. The cell is compared with the one that was there.
+    let mut renamed: BTreeMap<&str, &str> = BTreeMap::new();
+    if before.fields.len() == after.fields.len() {
+        for ((bn, bv), (an, _)) in before.fields.iter().zip(&after.fields) {
+            if bn != an && !new.contains_key(bn.as_str()) && !old.contains_key(an.as_str()) {
+                renamed.insert(an.as_str(), bn.as_str());
+                old.remove(bn.as_str());
+                old.insert(an.as_str(), bv.as_str());
+            }
+        }
+    }
     let mut names: Vec<&str> = after.fields.iter().map(|(k, _)| k.as_str()).collect();
     names.extend(
         before
@@ -112,6 +127,7 @@ fn cells(before: &Record, after: &Record) -> Vec<CellChange> {
             );
             (co != cn).then(|| CellChange {
                 field: name.to_owned(),
+                old_field: renamed.get(name).map(|x| (*x).to_owned()),
                 old: o.filter(|_| !co.is_empty()).map(plain),
                 new: n.filter(|_| !cn.is_empty()).map(plain),
             })
@@ -249,6 +265,7 @@ mod tests {
             cells[0],
             CellChange {
                 field: "Input".into(),
+                old_field: None,
                 old: Some("$2".into()),
                 new: Some("$2.50".into())
             }

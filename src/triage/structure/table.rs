@@ -85,6 +85,16 @@ fn heading_above(lines: &[&str], at: usize) -> Option<String> {
         .find_map(|l| HEADING.captures(l).map(|c| plain(&c[1])))
 }
 
+/// A short label right above a table that is not a heading (`On-Demand`, `**Batch**`,
+/// `Tier 2:`): it tells two tables with the same columns apart.
+fn caption_above(lines: &[&str], at: usize) -> Option<String> {
+    let l = lines[..at].iter().rev().take(3).find(|l| !l.trim().is_empty())?;
+    let p = plain(l);
+    let words = p.split_whitespace().count();
+    (!HEADING.is_match(l) && (1..=8).contains(&words) && !l.trim_start().starts_with('|') && !p.ends_with('.'))
+        .then(|| p.trim_end_matches(':').to_owned())
+}
+
 /// Whether a row reads as a header: no amounts, dates, ids or numbers in it.
 fn looks_like_header(row: &[String]) -> bool {
     row.iter().all(|c| {
@@ -132,6 +142,15 @@ pub fn tables(lines: &[&str]) -> Vec<Table> {
         if header.is_none() && rows.len() >= 2 && looks_like_header(&rows[0].1) {
             header = Some(rows.remove(0).1);
         }
+        // No header, and the first row names models across (`| MODEL | acme-chat | acme-r |`):
+        // that row is the header of a table with models as columns.
+        if header.is_none() && rows.len() >= 2 {
+            let first = &rows[0].1;
+            let ids = first.iter().skip(1).filter(|c| is_id_like(&plain(c))).count();
+            if first.len() >= 2 && ids * 2 >= first.len() - 1 && ids > 0 && !is_id_like(&plain(&first[0])) {
+                header = Some(rows.remove(0).1);
+            }
+        }
         if rows.is_empty() || (header.is_none() && rows.len() < 2) {
             continue;
         }
@@ -150,7 +169,10 @@ pub fn tables(lines: &[&str]) -> Vec<Table> {
                 .collect(),
             None => (0..width).map(|c| format!("column {}", c + 1)).collect(),
         };
-        let heading = heading_above(lines, start);
+        let heading = match (heading_above(lines, start), caption_above(lines, start)) {
+            (Some(h), Some(c)) => Some(format!("{h} / {c}")),
+            (h, c) => h.or(c),
+        };
         let section = section_ids(lines, start);
         let records = if transposed(&header, &rows) {
             transpose(&header, &rows, heading.as_deref(), start)
