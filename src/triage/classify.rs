@@ -54,6 +54,10 @@ struct RawCategory {
 
 pub struct Rules {
     categories: Vec<(String, Vec<Regex>, Vec<String>)>,
+    /// The patterns the operator added (not the shipped ones): a changed line they match is
+    /// material even where the shipped vocabulary would call the edit a rewording, because the
+    /// owner said these words matter to them.
+    owner: Vec<Regex>,
 }
 
 pub const DEFAULT_RULES: &str = include_str!("rules.toml");
@@ -85,6 +89,7 @@ impl Rules {
     fn load_named(extra: &[(&str, &str)]) -> Result<Rules, RulesError> {
         let mut merged: BTreeMap<String, (String, RawCategory)> = BTreeMap::new();
         let mut compiled: BTreeMap<String, Vec<Regex>> = BTreeMap::new();
+        let mut owner = Vec::new();
         for (file, text) in std::iter::once(("<built-in rules>", DEFAULT_RULES)).chain(extra.iter().copied()) {
             let raw: RawRules = toml::from_str(text).map_err(|e| RulesError::Toml {
                 file: file.to_owned(),
@@ -108,6 +113,9 @@ impl Rules {
                             pattern: p.clone(),
                             reason: e.to_string(),
                         })?;
+                    if file != "<built-in rules>" {
+                        owner.push(re.clone());
+                    }
                     compiled.entry(name.clone()).or_default().push(re);
                 }
                 let e = merged.entry(name.clone()).or_insert_with(|| {
@@ -129,7 +137,12 @@ impl Rules {
                 (name, res, c.prior)
             })
             .collect();
-        Ok(Rules { categories })
+        Ok(Rules { categories, owner })
+    }
+
+    /// Whether any changed line matches a pattern the operator added.
+    pub fn owner_matches(&self, changed: &[&str]) -> bool {
+        changed.iter().any(|l| self.owner.iter().any(|p| p.is_match(l)))
     }
 
     /// Every category that applies, strongest first.

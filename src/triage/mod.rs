@@ -132,7 +132,9 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         _ => None,
     };
     let reading = read_change(before, after, ctx.doc_type);
-    if artefact.is_some() || !reading.material {
+    // The operator's own patterns outrank the shipped vocabulary of what prose matters.
+    let owner = !reading.material && ctx.rules.owner_matches(&changed) && material::is_material(before, after);
+    if artefact.is_some() || !(reading.material || owner) {
         return Brief {
             material: false,
             category: None,
