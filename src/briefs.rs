@@ -76,6 +76,11 @@ impl BriefWriter {
                 let flags = self.flags.as_ref().and_then(|f| f.current()).map(|p| p.set.clone());
                 let (rules, doc_type, kind) = (self.rules.clone(), source.map(|s| s.doc_type), source.map(|s| s.kind));
                 let provider = source.map(|s| s.provider.clone());
+                // The diff stored when the change was detected: triage reads it, not a new one.
+                let stored = change
+                    .diff
+                    .clone()
+                    .and_then(|d| serde_json::from_value::<crate::diff::Diff>(d).ok());
                 // Diffing and reading a large document is CPU work: off the async threads.
                 let (brief, thread) = tokio::task::spawn_blocking(move || {
                     let ctx = triage::Context {
@@ -84,6 +89,7 @@ impl BriefWriter {
                         provider: provider.as_deref(),
                         flags: flags.as_deref(),
                         rules: &rules,
+                        diff: stored.as_ref(),
                     };
                     let thread = kind
                         .filter(|k| k.is_state())

@@ -912,6 +912,7 @@ fn triage(
         provider,
         flags: flags.as_ref(),
         rules: &rules,
+        diff: None,
     };
     let brief = signalbox::triage::triage(&b, &a, &ctx);
     match format {

@@ -30,6 +30,9 @@ pub struct Context<'a> {
     pub provider: Option<&'a str>,
     pub flags: Option<&'a FlagSet>,
     pub rules: &'a classify::Rules,
+    /// The diff stored with the change when it was detected (triage of a stored change reads it
+    /// instead of diffing the texts again); `None` when triaging two files.
+    pub diff: Option<&'a crate::diff::Diff>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,7 +100,15 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         Some((b, a)) => (b.as_str(), a.as_str()),
         None => (before, after),
     };
-    let d = text_diff(before, after);
+    let computed;
+    let d = match ctx.diff {
+        // Feeds are triaged as rendered text, which is not what their stored diff compares.
+        Some(crate::diff::Diff::Text(t)) if rendered.is_none() => t,
+        _ => {
+            computed = text_diff(before, after);
+            &computed
+        }
+    };
     let changed: Vec<&str> = d
         .hunks
         .iter()

@@ -12,6 +12,7 @@ fn brief(before: &str, after: &str, doc_type: DocType) -> Brief {
         provider: Some("acme"),
         flags: None,
         rules: &rules,
+        diff: None,
     };
     triage(before, after, &ctx)
 }

@@ -286,11 +286,27 @@ pub async fn render(
         let (before, after) = (st.store.snapshot(c.before).await?, st.store.snapshot(c.after).await?);
         match (before, after) {
             (Some(before), Some(after)) => {
-                let old = st.store.blob_text(&before.text_sha256).await?;
-                let new = st.store.blob_text(&after.text_sha256).await?;
-                let view = tokio::task::spawn_blocking(move || diff_view::view(&crate::diff::text_diff(&old, &new)))
-                    .await
-                    .map_err(|e| WebError::Internal(e.to_string()))?;
+                // The diff computed when the change was detected, for text documents; feeds and
+                // status pages are stored as items and transitions, which the page shows as the
+                // line diff of their texts.
+                let stored = c
+                    .diff
+                    .clone()
+                    .and_then(|d| serde_json::from_value::<crate::diff::Diff>(d).ok())
+                    .and_then(|d| match d {
+                        crate::diff::Diff::Text(t) => Some(t),
+                        _ => None,
+                    });
+                let view = match stored {
+                    Some(t) => diff_view::view(&t),
+                    None => {
+                        let old = st.store.blob_text(&before.text_sha256).await?;
+                        let new = st.store.blob_text(&after.text_sha256).await?;
+                        tokio::task::spawn_blocking(move || diff_view::view(&crate::diff::text_diff(&old, &new)))
+                            .await
+                            .map_err(|e| WebError::Internal(e.to_string()))?
+                    }
+                };
                 if view.hunks.is_empty() {
                     diff_note = Some("The two versions' texts are identical (only the raw page changed).");
                 }
