@@ -12,6 +12,7 @@ pub mod config;
 pub mod decisions;
 pub mod demo;
 pub mod diff;
+pub mod domain;
 pub mod evidence;
 pub mod extract;
 pub mod fetch;

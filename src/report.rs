@@ -69,9 +69,9 @@ pub struct DecisionLine {
     pub id: i64,
     pub flag: String,
     pub env: String,
-    pub action: String,
+    pub action: crate::domain::decision::Action,
     pub variant: Option<String>,
-    pub status: String,
+    pub status: crate::domain::decision::DecisionStatus,
     pub reason: String,
     pub proposed_by: String,
     pub approved_by: Vec<String>,
@@ -247,12 +247,16 @@ pub async fn gather_at(
             .flatten()
             .chain(d.votes.iter().map(|v| v.at));
         let last = times.filter(|t| *t >= since && *t <= now).max();
-        if d.status == "active" {
+        if d.status == crate::domain::decision::DecisionStatus::Active {
             fallbacks.push(Fallback {
                 decision: d.id,
                 flag: d.flag.clone(),
                 env: d.env.clone(),
-                kind: if d.action == "kill" { "off" } else { "fallback" },
+                kind: if d.action == crate::domain::decision::Action::Kill {
+                    "off"
+                } else {
+                    "fallback"
+                },
                 variant: d.variant.clone(),
                 since: d.applied_at,
                 expires_at: d.expires_at,
@@ -269,9 +273,9 @@ pub async fn gather_at(
                 id: d.id,
                 flag: d.flag.clone(),
                 env: d.env.clone(),
-                action: d.action.clone(),
+                action: d.action,
                 variant: d.variant.clone(),
-                status: d.status.clone(),
+                status: d.status,
                 reason: d.reason.clone(),
                 proposed_by: d.proposed_by.clone(),
                 approved_by: d.approvers().into_iter().map(str::to_owned).collect(),

@@ -51,7 +51,7 @@ fn same_env(caller: &Caller, env: &str) -> Result<(), ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Filters {
-    status: Option<String>,
+    status: Option<crate::domain::decision::DecisionStatus>,
     flag: Option<String>,
     env: Option<String>,
     brief_id: Option<i64>,

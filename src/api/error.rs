@@ -64,8 +64,15 @@ impl From<crate::decisions::DecisionError> for ApiError {
         match e {
             D::Store(S::NotFound(id)) => ApiError::NotFound(format!("no decision {id}")),
             D::Store(S::Store(e)) => e.into(),
-            D::Store(e @ S::OwnDecision) => ApiError::Forbidden(e.to_string()),
-            D::Store(e @ (S::NotAllowed { .. } | S::AlreadyVoted(_))) => ApiError::Conflict(e.to_string()),
+            D::Store(e @ S::Refused(crate::domain::decision::LifecycleError::OwnDecision)) => {
+                ApiError::Forbidden(e.to_string())
+            }
+            D::Store(
+                e @ S::Refused(
+                    crate::domain::decision::LifecycleError::NotAllowed { .. }
+                    | crate::domain::decision::LifecycleError::AlreadyVoted(_),
+                ),
+            ) => ApiError::Conflict(e.to_string()),
             D::Store(e @ S::NoBrief(_)) => ApiError::BadRequest(e.to_string()),
             D::Flags(crate::flags::ServiceError::NotLoaded) => ApiError::Unavailable("flags are not loaded".into()),
             D::Flags(e) => ApiError::Conflict(e.to_string()),

@@ -9,6 +9,7 @@
 
 pub mod playbooks;
 
+use crate::domain::decision::{self as lifecycle, DecisionStatus, Due, Ending, LifecycleError, Verdict};
 use crate::flags::{FlagService, MetaValue, Override, ServiceError};
 use crate::store::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -50,27 +51,7 @@ impl From<StoreError> for DecisionError {
     }
 }
 
-/// What a decision does to its flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Serve a named variant.
-    Serve,
-    /// Serve the flag's off variant.
-    Kill,
-    /// Serve what the flag file says (ends any override).
-    Restore,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Serve => "serve",
-            Action::Kill => "kill",
-            Action::Restore => "restore",
-        }
-    }
-}
+pub use crate::domain::decision::Action;
 
 /// A proposal, as the API and playbooks make it.
 #[derive(Debug, Clone, Deserialize)]
@@ -212,7 +193,7 @@ impl Decisions {
                 NewDecision {
                     flag: &p.flag,
                     env: &p.env,
-                    action: p.action.as_str(),
+                    action: p.action,
                     variant: variant.as_deref(),
                     reason: &p.reason,
                     brief_id: p.brief_id,
@@ -225,7 +206,12 @@ impl Decisions {
                     } else {
                         self.approvals_required(&p.flag, &p.env)
                     },
-                    status: if pre_approved { "approved" } else { "proposed" },
+                    status: if pre_approved {
+                        DecisionStatus::Approved
+                    } else {
+                        DecisionStatus::Proposed
+                    },
+                    now: Utc::now(),
                 },
                 also,
             )
@@ -253,29 +239,56 @@ impl Decisions {
         if !approve && reason.is_none_or(|r| r.trim().is_empty()) {
             return Err(DecisionError::Invalid("a rejection needs a reason".into()));
         }
-        let d = self.store.vote_decision(id, voter, approve, reason).await?;
+        let verdict = if approve { Verdict::Approve } else { Verdict::Reject };
+        let d = self
+            .store
+            .transition_decision(id, |d, _| {
+                lifecycle::vote(d, voter, verdict, reason, Utc::now()).map(|t| vec![t])
+            })
+            .await?;
         self.reconcile_after(id).await;
         Ok(self.store.decision(d.id).await?.unwrap_or(d))
     }
 
     /// Withdraws a decision that is not active yet.
     pub async fn withdraw(&self, id: i64, actor: &str, reason: Option<&str>) -> Result<DecisionRecord, DecisionError> {
-        let d = self
-            .store
-            .end_decision(id, &["proposed", "approved"], "withdrawn", actor, reason)
-            .await?;
+        let d = self.end(id, Ending::Withdraw, actor, reason).await?;
         self.reconcile_after(id).await;
         Ok(d)
     }
 
     /// Reverts an active decision: the flag serves its file default again.
     pub async fn revert(&self, id: i64, actor: &str, reason: Option<&str>) -> Result<DecisionRecord, DecisionError> {
-        let d = self
-            .store
-            .end_decision(id, &["active"], "reverted", actor, reason)
-            .await?;
+        let d = self.end(id, Ending::Revert, actor, reason).await?;
         self.reconcile().await?;
         Ok(d)
+    }
+
+    /// Ends decision `id` the way `how` says, by `actor`, now.
+    async fn end(
+        &self,
+        id: i64,
+        how: Ending,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<DecisionRecord, DecisionStoreError> {
+        self.store
+            .transition_decision(id, |d, _| {
+                lifecycle::end(d, how, actor, reason, Utc::now()).map(|t| vec![t])
+            })
+            .await
+    }
+
+    /// Arms (or, with `None`, disarms) an active decision's quiet-period revert.
+    pub async fn set_revert_at(
+        &self,
+        id: i64,
+        at: Option<DateTime<Utc>>,
+        actor: &str,
+    ) -> Result<DecisionRecord, DecisionStoreError> {
+        self.store
+            .transition_decision(id, |d, _| lifecycle::set_revert_at(d, at, actor).map(|t| vec![t]))
+            .await
     }
 
     pub async fn list(&self, f: &DecisionFilter) -> Result<Vec<DecisionRecord>, DecisionError> {
@@ -287,74 +300,56 @@ impl Decisions {
     pub async fn reconcile(&self) -> Result<Option<u64>, DecisionError> {
         let _one = self.reconciling.lock().await;
         let now = Utc::now();
-        // A proposal nobody approved before its expiry will never apply.
-        for d in self
+        // Proposals nobody approved before their expiry, scheduled decisions whose start came,
+        // active ones past their expiry or their quiet period: what is due is the domain's rule.
+        let mut live = self
             .store
             .decisions(&DecisionFilter {
-                status: Some("proposed".into()),
+                status: Some(DecisionStatus::Proposed),
                 ..Default::default()
             })
-            .await?
-            .into_iter()
-            .filter(|d| d.expires_at.is_some_and(|e| e <= now))
-        {
-            match self
-                .store
-                .end_decision(
-                    d.id,
-                    &["proposed"],
-                    "expired",
-                    "system",
-                    Some("not approved before its expiry"),
-                )
-                .await
-            {
-                Ok(_) | Err(DecisionStoreError::NotAllowed { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        for d in self.store.live_decisions().await? {
-            let expired = d.expires_at.is_some_and(|e| e <= now);
-            let step = match d.status.as_str() {
-                "approved" if expired => {
+            .await?;
+        live.extend(self.store.live_decisions().await?);
+        for d in live {
+            let step = match lifecycle::due(&d, now) {
+                None => continue,
+                Some(Due::Apply) => {
+                    let actor = actor_of(&d).to_owned();
                     self.store
-                        .end_decision(
-                            d.id,
-                            &["approved"],
-                            "expired",
-                            "system",
-                            Some("expired before it started"),
-                        )
+                        .transition_decision(d.id, |d, active| lifecycle::activate(d, active, &actor, now))
                         .await
                 }
-                "approved" if d.starts_at.is_none_or(|s| s <= now) => {
-                    self.store.activate_decision(d.id, actor_of(&d)).await
-                }
-                "active" if expired => {
+                Some(Due::End(how)) => {
+                    let actor = match how {
+                        Ending::RevertAfterQuiet => actor_of(&d).to_owned(),
+                        _ => "system".to_owned(),
+                    };
+                    let reason = match how {
+                        Ending::RevertAfterQuiet => "the condition cleared and the quiet period passed",
+                        _ => lifecycle::expiry_reason(d.status),
+                    };
+                    // Checked again inside the transaction: someone may have moved it since this
+                    // list was read (an approval, a revert, a re-armed playbook).
                     self.store
-                        .end_decision(d.id, &["active"], "expired", "system", Some("its expiry time passed"))
+                        .transition_decision(d.id, |d, _| {
+                            lifecycle::end(d, how, &actor, Some(reason), now).map(|t| vec![t])
+                        })
                         .await
                 }
-                "active" if d.revert_at.is_some_and(|r| r <= now) => {
-                    // Checked again inside the transaction: the outage may have come back (and the
-                    // revert been called off) since this list was read.
-                    self.store.revert_after_quiet(d.id, actor_of(&d), now).await
-                }
-                _ => continue,
             };
             match step {
                 Ok(after) => {
                     tracing::info!(decision = d.id, flag = %d.flag, env = %d.env, status = %after.status, "decision moved")
                 }
                 // Someone else moved it first (an approver, a revert): theirs stands.
-                Err(DecisionStoreError::NotAllowed { .. }) => {}
+                Err(DecisionStoreError::Refused(LifecycleError::NotAllowed { .. })) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         let active = self
             .store
             .decisions(&DecisionFilter {
-                status: Some("active".into()),
+                status: Some(DecisionStatus::Active),
                 ..Default::default()
             })
             .await?;

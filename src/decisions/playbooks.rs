@@ -13,6 +13,7 @@
 
 use super::{Action, DecisionError, Decisions, Proposal};
 use crate::config::Source;
+use crate::domain::decision::{DecisionStatus, LifecycleError};
 use crate::extract::{Normalized, StatusDoc};
 use crate::flags::FlagSet;
 use crate::store::{DecisionFilter, DecisionRecord, DecisionStoreError, NewAudit};
@@ -311,8 +312,8 @@ impl Playbooks {
                     (false, Some(d)) if d.revert_at.is_some() => {
                         // The outage is back before the quiet period ended: keep the failover. If
                         // the revert won the race, fire again.
-                        match decisions.store().set_decision_revert_at(d.id, None, &p.origin()).await {
-                            Err(DecisionStoreError::NotAllowed { .. }) => {
+                        match decisions.set_revert_at(d.id, None, &p.origin()).await {
+                            Err(DecisionStoreError::Refused(LifecycleError::NotAllowed { .. })) => {
                                 let why = format!("{} at {} (again)", matching.join(", "), seen.source.provider);
                                 fired.push(fire(decisions, p, seen, &why).await?);
                             }
@@ -321,16 +322,12 @@ impl Playbooks {
                             }
                         }
                     }
-                    (true, Some(d)) if d.status == "active" && d.revert_at.is_none() => {
+                    (true, Some(d)) if d.status == DecisionStatus::Active && d.revert_at.is_none() => {
                         if let Some(quiet) = p.revert_after {
                             let at = Utc::now() + chrono::Duration::from_std(quiet).unwrap_or_default();
                             // Ended meanwhile (a person reverted it): nothing to schedule.
-                            match decisions
-                                .store()
-                                .set_decision_revert_at(d.id, Some(at), &p.origin())
-                                .await
-                            {
-                                Err(DecisionStoreError::NotAllowed { .. }) => {}
+                            match decisions.set_revert_at(d.id, Some(at), &p.origin()).await {
+                                Err(DecisionStoreError::Refused(LifecycleError::NotAllowed { .. })) => {}
                                 other => {
                                     other?;
                                 }
@@ -373,8 +370,8 @@ async fn held_by_a_person(decisions: &Decisions, p: &Playbook) -> Result<bool, D
         .into_iter()
         .find(|d| d.origin == origin);
     let Some(d) = latest else { return Ok(false) };
-    let by_person = matches!(d.status.as_str(), "reverted" | "withdrawn" | "superseded")
-        && d.ended_by.as_deref().is_some_and(|by| by != origin && by != "system");
+    let by_person =
+        d.status.ended_by_person() && d.ended_by.as_deref().is_some_and(|by| by != origin && by != "system");
     if !by_person {
         return Ok(false);
     }
@@ -402,7 +399,7 @@ async fn live_decision(decisions: &Decisions, p: &Playbook) -> Result<Option<Dec
             ..Default::default()
         })
         .await?;
-    all.retain(|d| d.origin == origin && matches!(d.status.as_str(), "approved" | "active"));
+    all.retain(|d| d.origin == origin && matches!(d.status, DecisionStatus::Approved | DecisionStatus::Active));
     Ok(all.into_iter().next())
 }
 

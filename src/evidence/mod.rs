@@ -590,7 +590,7 @@ mod tests {
             .insert_decision(NewDecision {
                 flag: "route.chat",
                 env: "production",
-                action: "serve",
+                action: crate::domain::decision::Action::Serve,
                 variant: Some("failover"),
                 reason: "move off acme-large",
                 brief_id: Some(brief),
@@ -599,7 +599,8 @@ mod tests {
                 starts_at: None,
                 expires_at: None,
                 approvals_required: 0,
-                status: "approved",
+                status: crate::domain::decision::DecisionStatus::Approved,
+                now: Utc::now(),
             })
             .await
             .unwrap();

@@ -164,7 +164,7 @@ async fn seeded() -> (tempfile::TempDir, Store, i64) {
         .insert_decision(NewDecision {
             flag: "route.chat",
             env: "production",
-            action: "serve",
+            action: crate::domain::decision::Action::Serve,
             variant: Some("failover"),
             reason: "move off acme-large-2407",
             brief_id: Some(retire),
@@ -173,12 +173,12 @@ async fn seeded() -> (tempfile::TempDir, Store, i64) {
             starts_at: None,
             expires_at: Some(Utc::now() + Duration::days(30)),
             approvals_required: 1,
-            status: "proposed",
+            status: crate::domain::decision::DecisionStatus::Proposed,
+            now: Utc::now(),
         })
         .await
         .unwrap();
-    store.vote_decision(d.id, "bob", true, None).await.unwrap();
-    store.activate_decision(d.id, "system").await.unwrap();
+    approve_and_apply(&store, d.id).await;
     (dir, store, retire)
 }
 
@@ -480,4 +480,20 @@ fn a_period_reaching_before_2000_is_refused_not_a_panic() {
     assert!(super::parse_since("300000000000s", now).is_err());
     assert!(super::parse_since("1970-01-02T00:00:00Z", now).is_err());
     assert!(super::parse_since("30d", now).is_ok());
+}
+
+/// Bob approves decision `id` and the clock applies it, as the decisions service would.
+async fn approve_and_apply(store: &Store, id: i64) {
+    use crate::domain::decision::{self as lifecycle, Verdict};
+    let now = Utc::now();
+    store
+        .transition_decision(id, |d, _| {
+            lifecycle::vote(d, "bob", Verdict::Approve, None, now).map(|t| vec![t])
+        })
+        .await
+        .unwrap();
+    store
+        .transition_decision(id, |d, active| lifecycle::activate(d, active, "system", now))
+        .await
+        .unwrap();
 }

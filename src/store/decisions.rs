@@ -1,65 +1,23 @@
-//! Decisions and their votes: the SQLite side. Every transition runs in one `BEGIN IMMEDIATE`
-//! transaction with its audit event, and checks the decision's current status inside it, so two
-//! approvers clicking at once, or the expiry timer racing a revert, cannot both win.
+//! Decisions and their votes: the SQLite side. The rules (who may vote, which transitions are
+//! allowed when, what the audit says) are `domain::decision`'s; here a transition loads the
+//! decision inside one `BEGIN IMMEDIATE` transaction, asks the domain, and writes what it decided
+//! with its audit events, so two approvers clicking at once, or the expiry timer racing a revert,
+//! cannot both win.
 
 use super::audit::{NewAudit, append};
 use super::{Store, StoreError, from_millis, to_millis};
+use crate::domain::decision::{Action, DecisionStatus, LifecycleError, Transition};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Vote {
-    pub voter: String,
-    pub verdict: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DecisionRecord {
-    pub id: i64,
-    pub flag: String,
-    pub env: String,
-    /// `serve`, `kill` or `restore`.
-    pub action: String,
-    pub variant: Option<String>,
-    pub reason: String,
-    pub brief_id: Option<i64>,
-    /// `manual` or `playbook:<name>`.
-    pub origin: String,
-    pub proposed_by: String,
-    pub proposed_at: DateTime<Utc>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub approvals_required: i64,
-    pub status: String,
-    pub applied_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub ended_by: Option<String>,
-    pub end_reason: Option<String>,
-    pub revert_at: Option<DateTime<Utc>>,
-    pub votes: Vec<Vote>,
-}
-
-impl DecisionRecord {
-    /// The distinct approvers, in the order they approved.
-    pub fn approvers(&self) -> Vec<&str> {
-        self.votes
-            .iter()
-            .filter(|v| v.verdict == "approve")
-            .map(|v| v.voter.as_str())
-            .collect()
-    }
-}
+pub use crate::domain::decision::{Decision as DecisionRecord, Vote};
 
 pub struct NewDecision<'a> {
     pub flag: &'a str,
     pub env: &'a str,
-    pub action: &'a str,
+    pub action: Action,
     pub variant: Option<&'a str>,
     pub reason: &'a str,
     pub brief_id: Option<i64>,
@@ -69,12 +27,13 @@ pub struct NewDecision<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     pub approvals_required: i64,
     /// `proposed`, or `approved` for a playbook's pre-approved decision.
-    pub status: &'a str,
+    pub status: DecisionStatus,
+    pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct DecisionFilter {
-    pub status: Option<String>,
+    pub status: Option<DecisionStatus>,
     pub flag: Option<String>,
     pub env: Option<String>,
     pub brief_id: Option<i64>,
@@ -84,12 +43,9 @@ pub struct DecisionFilter {
 pub enum DecisionStoreError {
     #[error("no decision {0}")]
     NotFound(i64),
-    #[error("a {status} decision cannot be {action}")]
-    NotAllowed { status: String, action: &'static str },
-    #[error("the proposer of a decision cannot approve or reject it")]
-    OwnDecision,
-    #[error("{0} has already voted on this decision")]
-    AlreadyVoted(String),
+    /// The domain refused the transition (not allowed now, own decision, a second vote).
+    #[error(transparent)]
+    Refused(#[from] LifecycleError),
     #[error("no brief {0}")]
     NoBrief(i64),
     #[error(transparent)]
@@ -102,13 +58,19 @@ impl From<sqlx::Error> for DecisionStoreError {
     }
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> DecisionRecord {
+/// A stored value the domain does not know: the row is corrupt, or from a newer version.
+fn typed<T: std::str::FromStr<Err = crate::domain::decision::UnknownValue>>(raw: String) -> Result<T, StoreError> {
+    raw.parse()
+        .map_err(|e: crate::domain::decision::UnknownValue| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DecisionRecord, StoreError> {
     let t = |c: &str| r.get::<Option<i64>, _>(c).map(from_millis);
-    DecisionRecord {
+    Ok(DecisionRecord {
         id: r.get("id"),
         flag: r.get("flag"),
         env: r.get("env"),
-        action: r.get("action"),
+        action: typed(r.get("action"))?,
         variant: r.get("variant"),
         reason: r.get("reason"),
         brief_id: r.get("brief_id"),
@@ -118,14 +80,14 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> DecisionRecord {
         starts_at: t("starts_at"),
         expires_at: t("expires_at"),
         approvals_required: r.get("approvals_required"),
-        status: r.get("status"),
+        status: typed(r.get("status"))?,
         applied_at: t("applied_at"),
         ended_at: t("ended_at"),
         ended_by: r.get("ended_by"),
         end_reason: r.get("end_reason"),
         revert_at: t("revert_at"),
         votes: Vec::new(),
-    }
+    })
 }
 
 async fn load(conn: &mut SqliteConnection, id: i64) -> Result<DecisionRecord, DecisionStoreError> {
@@ -134,33 +96,60 @@ async fn load(conn: &mut SqliteConnection, id: i64) -> Result<DecisionRecord, De
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(DecisionStoreError::NotFound(id))?;
-    let mut d = from_row(&row);
+    let mut d = from_row(&row)?;
     d.votes = sqlx::query("SELECT * FROM decision_votes WHERE decision_id = ? ORDER BY at, voter")
         .bind(id)
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(vote_from_row)
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(d)
 }
 
-fn vote_from_row(r: &sqlx::sqlite::SqliteRow) -> Vote {
-    Vote {
+fn vote_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Vote, StoreError> {
+    Ok(Vote {
         voter: r.get("voter"),
-        verdict: r.get("verdict"),
+        verdict: typed(r.get("verdict"))?,
         reason: r.get("reason"),
         at: from_millis(r.get("at")),
-    }
+    })
 }
 
-/// The audit payload of a decision: what it does and where it stands.
-fn summary(d: &DecisionRecord) -> serde_json::Value {
-    json!({
-        "flag": d.flag, "env": d.env, "action": d.action, "variant": d.variant, "status": d.status,
-        "brief_id": d.brief_id, "origin": d.origin, "approvers": d.approvers(),
-        "starts_at": d.starts_at, "expires_at": d.expires_at, "applied_at": d.applied_at,
-    })
+/// Writes what a transition decided: the decision's moving columns, its new vote, its events.
+async fn save(conn: &mut SqliteConnection, t: &Transition) -> Result<(), DecisionStoreError> {
+    let d = &t.decision;
+    sqlx::query(
+        "UPDATE decisions SET status = ?, applied_at = ?, ended_at = ?, ended_by = ?, end_reason = ?, revert_at = ?
+         WHERE id = ?",
+    )
+    .bind(d.status.as_str())
+    .bind(d.applied_at.map(to_millis))
+    .bind(d.ended_at.map(to_millis))
+    .bind(&d.ended_by)
+    .bind(&d.end_reason)
+    .bind(d.revert_at.map(to_millis))
+    .bind(d.id)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(v) = &t.vote {
+        sqlx::query("INSERT INTO decision_votes (decision_id, voter, verdict, reason, at) VALUES (?, ?, ?, ?, ?)")
+            .bind(d.id)
+            .bind(&v.voter)
+            .bind(v.verdict.as_str())
+            .bind(&v.reason)
+            .bind(to_millis(v.at))
+            .execute(&mut *conn)
+            .await?;
+    }
+    for e in &t.events {
+        append(
+            &mut *conn,
+            &NewAudit::new(&e.actor, &e.action, "decision", e.decision, e.payload.clone()),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -193,29 +182,23 @@ impl Store {
         )
         .bind(n.flag)
         .bind(n.env)
-        .bind(n.action)
+        .bind(n.action.as_str())
         .bind(n.variant)
         .bind(n.reason)
         .bind(n.brief_id)
         .bind(n.origin)
         .bind(n.proposed_by)
-        .bind(to_millis(Utc::now()))
+        .bind(to_millis(n.now))
         .bind(n.starts_at.map(to_millis))
         .bind(n.expires_at.map(to_millis))
         .bind(n.approvals_required)
-        .bind(n.status)
+        .bind(n.status.as_str())
         .fetch_one(&mut *tx)
         .await?
         .get("id");
         let d = load(&mut tx, id).await?;
-        let mut payload = summary(&d);
-        payload["reason"] = json!(d.reason);
-        payload["approvals_required"] = json!(d.approvals_required);
-        append(
-            &mut tx,
-            &NewAudit::new(n.proposed_by, "decision.proposed", "decision", id, payload),
-        )
-        .await?;
+        let e = crate::domain::decision::proposed(&d);
+        append(&mut tx, &NewAudit::new(&e.actor, &e.action, "decision", id, e.payload)).await?;
         if let Some(mut e) = also {
             for (k, v) in [
                 ("decision", json!(d.id)),
@@ -232,160 +215,17 @@ impl Store {
         Ok(d)
     }
 
-    /// An approval or a rejection. Enough distinct approvals make the decision `approved`; one
-    /// rejection makes it `rejected`. The proposer's vote never counts.
-    pub async fn vote_decision(
-        &self,
-        id: i64,
-        voter: &str,
-        approve: bool,
-        reason: Option<&str>,
-    ) -> Result<DecisionRecord, DecisionStoreError> {
+    /// Moves decision `id` as `rule` says, given the decision as it is inside the transaction and
+    /// the other decisions active on its flag and environment (the domain's lifecycle functions,
+    /// called with the time by the caller). Every transition `rule` returns is written with its
+    /// events; the first is the decision's own, returned as stored.
+    pub async fn transition_decision<F>(&self, id: i64, rule: F) -> Result<DecisionRecord, DecisionStoreError>
+    where
+        F: FnOnce(&DecisionRecord, &[DecisionRecord]) -> Result<Vec<Transition>, LifecycleError>,
+    {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let d = load(&mut tx, id).await?;
-        let action = if approve { "approved" } else { "rejected" };
-        if d.status != "proposed" {
-            return Err(DecisionStoreError::NotAllowed {
-                status: d.status,
-                action,
-            });
-        }
-        if d.proposed_by == voter {
-            return Err(DecisionStoreError::OwnDecision);
-        }
-        if d.expires_at.is_some_and(|e| e <= Utc::now()) {
-            return Err(DecisionStoreError::NotAllowed {
-                status: "expired".into(),
-                action,
-            });
-        }
-        if d.votes.iter().any(|v| v.voter == voter) {
-            return Err(DecisionStoreError::AlreadyVoted(voter.to_owned()));
-        }
-        sqlx::query("INSERT INTO decision_votes (decision_id, voter, verdict, reason, at) VALUES (?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(voter)
-            .bind(if approve { "approve" } else { "reject" })
-            .bind(reason)
-            .bind(to_millis(Utc::now()))
-            .execute(&mut *tx)
-            .await?;
-        let approvals = d.approvers().len() as i64 + i64::from(approve);
-        let new_status = if !approve {
-            Some("rejected")
-        } else if approvals >= d.approvals_required {
-            Some("approved")
-        } else {
-            None
-        };
-        if let Some(s) = new_status {
-            sqlx::query("UPDATE decisions SET status = ? WHERE id = ?")
-                .bind(s)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let d = load(&mut tx, id).await?;
-        let mut payload = summary(&d);
-        payload["reason"] = json!(reason);
-        payload["approvals"] = json!(approvals);
-        payload["approvals_required"] = json!(d.approvals_required);
-        let event = if approve {
-            "decision.approval"
-        } else {
-            "decision.rejected"
-        };
-        append(&mut tx, &NewAudit::new(voter, event, "decision", id, payload.clone())).await?;
-        if new_status == Some("approved") {
-            append(
-                &mut tx,
-                &NewAudit::new(voter, "decision.approved", "decision", id, payload),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(d)
-    }
-
-    /// Ends or moves a decision: `withdrawn` (before it is active), `reverted`, `expired`. Returns
-    /// `NotAllowed` when its status is not one of `from`.
-    pub async fn end_decision(
-        &self,
-        id: i64,
-        from: &[&str],
-        to: &'static str,
-        actor: &str,
-        reason: Option<&str>,
-    ) -> Result<DecisionRecord, DecisionStoreError> {
-        self.end_decision_if(id, to, actor, reason, |d| from.contains(&d.status.as_str()))
-            .await
-    }
-
-    /// Reverts an active decision whose quiet-period revert is due, checking inside the
-    /// transaction that it still is (a re-armed playbook may have called it off).
-    pub async fn revert_after_quiet(
-        &self,
-        id: i64,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<DecisionRecord, DecisionStoreError> {
-        let reason = Some("the condition cleared and the quiet period passed");
-        self.end_decision_if(id, "reverted", actor, reason, |d| {
-            d.status == "active" && d.revert_at.is_some_and(|r| r <= now)
-        })
-        .await
-    }
-
-    /// Ends a decision when `allowed` holds for it as it is inside the transaction.
-    async fn end_decision_if(
-        &self,
-        id: i64,
-        to: &'static str,
-        actor: &str,
-        reason: Option<&str>,
-        allowed: impl Fn(&DecisionRecord) -> bool,
-    ) -> Result<DecisionRecord, DecisionStoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let d = load(&mut tx, id).await?;
-        if !allowed(&d) {
-            return Err(DecisionStoreError::NotAllowed {
-                status: d.status,
-                action: to,
-            });
-        }
-        sqlx::query("UPDATE decisions SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revert_at = NULL WHERE id = ?")
-            .bind(to)
-            .bind(to_millis(Utc::now()))
-            .bind(actor)
-            .bind(reason)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let d = load(&mut tx, id).await?;
-        let mut payload = summary(&d);
-        payload["reason"] = json!(reason);
-        append(
-            &mut tx,
-            &NewAudit::new(actor, &format!("decision.{to}"), "decision", id, payload),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(d)
-    }
-
-    /// Applies an approved decision: it becomes `active`, and the decision active before it on
-    /// the same flag and environment is `superseded`.
-    pub async fn activate_decision(&self, id: i64, actor: &str) -> Result<DecisionRecord, DecisionStoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let d = load(&mut tx, id).await?;
-        if d.status != "approved" {
-            return Err(DecisionStoreError::NotAllowed {
-                status: d.status,
-                action: "applied",
-            });
-        }
-        let now = to_millis(Utc::now());
-        let superseded: Vec<i64> =
+        let ids: Vec<i64> =
             sqlx::query("SELECT id FROM decisions WHERE flag = ? AND env = ? AND status = 'active' AND id != ?")
                 .bind(&d.flag)
                 .bind(&d.env)
@@ -395,68 +235,16 @@ impl Store {
                 .iter()
                 .map(|r| r.get("id"))
                 .collect();
-        for old in superseded {
-            sqlx::query(
-                "UPDATE decisions SET status = 'superseded', ended_at = ?, ended_by = ?, end_reason = ?, revert_at = NULL WHERE id = ?",
-            )
-            .bind(now)
-            .bind(actor)
-            .bind(format!("superseded by decision {id}"))
-            .bind(old)
-            .execute(&mut *tx)
-            .await?;
-            append(
-                &mut tx,
-                &NewAudit::new(actor, "decision.superseded", "decision", old, json!({"by": id})),
-            )
-            .await?;
+        let mut active = Vec::with_capacity(ids.len());
+        for other in ids {
+            active.push(load(&mut tx, other).await?);
         }
-        sqlx::query("UPDATE decisions SET status = 'active', applied_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let d = load(&mut tx, id).await?;
-        append(
-            &mut tx,
-            &NewAudit::new(actor, "decision.applied", "decision", id, summary(&d)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(d)
-    }
-
-    /// Arms (or, with `None`, disarms) a playbook decision's quiet-period revert.
-    pub async fn set_decision_revert_at(
-        &self,
-        id: i64,
-        at: Option<DateTime<Utc>>,
-        actor: &str,
-    ) -> Result<DecisionRecord, DecisionStoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let d = load(&mut tx, id).await?;
-        if d.status != "active" {
-            return Err(DecisionStoreError::NotAllowed {
-                status: d.status,
-                action: "scheduled for revert",
-            });
+        let transitions = rule(&d, &active)?;
+        // The old decisions end before the new one starts, in the audit as in time.
+        for t in transitions.iter().skip(1).chain(transitions.first()) {
+            save(&mut tx, t).await?;
         }
-        sqlx::query("UPDATE decisions SET revert_at = ? WHERE id = ?")
-            .bind(at.map(to_millis))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         let d = load(&mut tx, id).await?;
-        let action = if at.is_some() {
-            "decision.revert_scheduled"
-        } else {
-            "decision.revert_cancelled"
-        };
-        append(
-            &mut tx,
-            &NewAudit::new(actor, action, "decision", id, json!({"revert_at": at})),
-        )
-        .await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -479,7 +267,7 @@ impl Store {
             "SELECT * FROM decisions WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR flag = ?2)
                AND (?3 IS NULL OR env = ?3) AND (?4 IS NULL OR brief_id = ?4) ORDER BY id DESC",
         )
-        .bind(&f.status)
+        .bind(f.status.map(DecisionStatus::as_str))
         .bind(&f.flag)
         .bind(&f.env)
         .bind(f.brief_id)
@@ -487,7 +275,7 @@ impl Store {
         .await?
         .iter()
         .map(from_row)
-        .collect();
+        .collect::<Result<_, _>>()?;
         if out.is_empty() {
             return Ok(out);
         }
@@ -500,7 +288,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?
         {
-            votes.entry(r.get("decision_id")).or_default().push(vote_from_row(&r));
+            votes.entry(r.get("decision_id")).or_default().push(vote_from_row(&r)?);
         }
         for d in &mut out {
             d.votes = votes.remove(&d.id).unwrap_or_default();
@@ -513,13 +301,13 @@ impl Store {
     pub async fn live_decisions(&self) -> Result<Vec<DecisionRecord>, StoreError> {
         let mut all = self
             .decisions(&DecisionFilter {
-                status: Some("active".into()),
+                status: Some(DecisionStatus::Active),
                 ..Default::default()
             })
             .await?;
         all.extend(
             self.decisions(&DecisionFilter {
-                status: Some("approved".into()),
+                status: Some(DecisionStatus::Approved),
                 ..Default::default()
             })
             .await?,

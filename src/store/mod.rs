@@ -41,6 +41,9 @@ pub enum StoreError {
     Conflict,
     #[error("stored blob {sha} is corrupt: {reason}")]
     CorruptBlob { sha: String, reason: String },
+    /// A row holds a value the domain does not know (written by a newer version, or by hand).
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

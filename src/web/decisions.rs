@@ -8,6 +8,7 @@ use super::{WebError, page};
 use crate::api::AppState;
 use crate::auth::Scope;
 use crate::decisions::{Action, DecisionError, Proposal};
+use crate::domain::decision::DecisionStatus;
 use crate::store::{DecisionRecord, DecisionStoreError};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -133,8 +134,15 @@ fn decision_error(e: DecisionError) -> WebError {
     match e {
         DecisionError::Store(S::NotFound(id)) => WebError::NotFound(format!("no decision {id}")),
         DecisionError::Store(S::Store(e)) => e.into(),
-        DecisionError::Store(e @ S::OwnDecision) => WebError::Forbidden(e.to_string()),
-        DecisionError::Store(e @ (S::NotAllowed { .. } | S::AlreadyVoted(_))) => WebError::Conflict(e.to_string()),
+        DecisionError::Store(e @ S::Refused(crate::domain::decision::LifecycleError::OwnDecision)) => {
+            WebError::Forbidden(e.to_string())
+        }
+        DecisionError::Store(
+            e @ S::Refused(
+                crate::domain::decision::LifecycleError::NotAllowed { .. }
+                | crate::domain::decision::LifecycleError::AlreadyVoted(_),
+            ),
+        ) => WebError::Conflict(e.to_string()),
         DecisionError::Flags(crate::flags::ServiceError::NotLoaded) => {
             WebError::Conflict("the flags are not loaded yet; try again in a moment".into())
         }
@@ -280,7 +288,7 @@ fn row(viewer: &Viewer, d: &DecisionRecord) -> Value {
     let own = d.proposed_by == *viewer.name;
     let voted = d.votes.iter().any(|v| v.voter == *viewer.name);
     let approvals = d.approvers().len() as i64;
-    let pending = d.status == "proposed";
+    let pending = d.status == DecisionStatus::Proposed;
     let elsewhere = format!("You are signed in for {}; this decision is in {}.", viewer.env, d.env);
     let why_not = if !pending || !approver {
         None
@@ -298,12 +306,12 @@ fn row(viewer: &Viewer, d: &DecisionRecord) -> Value {
         None
     };
     let can_vote = pending && approver && here && !own && !voted;
-    let can_withdraw = matches!(d.status.as_str(), "proposed" | "approved")
+    let can_withdraw = matches!(d.status, DecisionStatus::Proposed | DecisionStatus::Approved)
         && viewer.can(Scope::DecisionsPropose)
         && here
         && (own || viewer.can(Scope::Admin));
-    let can_revert = d.status == "active" && approver && here;
-    let revert_why_not = (d.status == "active" && approver && !here).then_some(elsewhere);
+    let can_revert = d.status == DecisionStatus::Active && approver && here;
+    let revert_why_not = (d.status == DecisionStatus::Active && approver && !here).then_some(elsewhere);
     let t = |t: Option<DateTime<Utc>>| t.map(when);
     json!({
         "id": d.id, "flag": d.flag, "env": d.env, "action": d.action, "variant": d.variant,
@@ -321,16 +329,13 @@ fn row(viewer: &Viewer, d: &DecisionRecord) -> Value {
 /// The decisions page, with an optional message.
 pub async fn render(st: &AppState, viewer: &Viewer, flash: Option<Flash>) -> Result<Response, WebError> {
     let all = st.store.decisions(&Default::default()).await?;
-    let of = |status: &str| -> Vec<Value> {
+    let of = |status: DecisionStatus| -> Vec<Value> {
         all.iter()
             .filter(|d| d.status == status)
             .map(|d| row(viewer, d))
             .collect()
     };
-    let ended: Vec<&DecisionRecord> = all
-        .iter()
-        .filter(|d| !matches!(d.status.as_str(), "proposed" | "approved" | "active"))
-        .collect();
+    let ended: Vec<&DecisionRecord> = all.iter().filter(|d| !d.status.is_live()).collect();
     let history: Vec<Value> = ended.iter().take(HISTORY).map(|d| row(viewer, d)).collect();
     let flash = flash.map(|f| json!({"kind": if f.ok { "ok" } else { "error" }, "text": f.text}));
     page(
@@ -339,9 +344,9 @@ pub async fn render(st: &AppState, viewer: &Viewer, flash: Option<Flash>) -> Res
         json!({
             "section": "decisions",
             "flash": flash,
-            "pending": of("proposed"),
-            "active": of("active"),
-            "scheduled": of("approved"),
+            "pending": of(DecisionStatus::Proposed),
+            "active": of(DecisionStatus::Active),
+            "scheduled": of(DecisionStatus::Approved),
             "history": history,
             "history_more": ended.len().saturating_sub(HISTORY),
             "approver": viewer.can(Scope::DecisionsApprove),

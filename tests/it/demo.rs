@@ -120,7 +120,7 @@ async fn the_demo_runs_its_whole_story_offline() {
     assert_eq!(recovery.route_chat["variant"], "primary");
     assert!(recovery.route_chat["metadata"].get("decisionId").is_none());
     let d = recovery.decisions.iter().find(|d| d.id == decision.id).unwrap();
-    assert_eq!(d.status, "reverted");
+    assert_eq!(d.status, signalbox::domain::decision::DecisionStatus::Reverted);
     assert_eq!(recovery.image_generation["value"], true);
 
     // What the person watching reads.

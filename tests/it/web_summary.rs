@@ -132,7 +132,7 @@ async fn seed(store: &Store) {
         .insert_decision(NewDecision {
             flag: "route.chat",
             env: "production",
-            action: "serve",
+            action: signalbox::domain::decision::Action::Serve,
             variant: Some("failover"),
             reason: "move off acme-large-2407",
             brief_id: Some(retire),
@@ -141,12 +141,25 @@ async fn seed(store: &Store) {
             starts_at: None,
             expires_at: Some(Utc::now() + Duration::days(20)),
             approvals_required: 1,
-            status: "proposed",
+            status: signalbox::domain::decision::DecisionStatus::Proposed,
+            now: Utc::now(),
         })
         .await
         .unwrap();
-    store.vote_decision(d.id, "bob", true, None).await.unwrap();
-    store.activate_decision(d.id, "system").await.unwrap();
+    {
+        use signalbox::domain::decision::{self as lifecycle, Verdict};
+        let now = Utc::now();
+        store
+            .transition_decision(d.id, |d, _| {
+                lifecycle::vote(d, "bob", Verdict::Approve, None, now).map(|t| vec![t])
+            })
+            .await
+            .unwrap();
+        store
+            .transition_decision(d.id, |d, active| lifecycle::activate(d, active, "system", now))
+            .await
+            .unwrap();
+    }
     store
         .add_usage(&[UsageDelta {
             flag: "route.chat".into(),
