@@ -29,7 +29,7 @@ pub use statuspage::{Component, ComponentStatus, Incident, IncidentUpdate, Maint
 
 /// Bumped when an extractor's output changes for the same input, so that stored snapshots are
 /// re-derived (a "rules upgrade") instead of every source reporting a change.
-pub const EXTRACTOR_VERSION: u32 = 2;
+pub const EXTRACTOR_VERSION: u32 = 3;
 
 /// Source kinds, as written in `sources/*.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

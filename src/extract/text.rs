@@ -94,11 +94,63 @@ fn normalize_line(line: &str) -> String {
 pub(super) fn extract(body: &[u8]) -> Result<String, ExtractError> {
     let decoded = String::from_utf8_lossy(body);
     let decoded = decoded.strip_prefix('\u{FEFF}').unwrap_or(&decoded);
-    let text = normalize_text(decoded);
+    let text = normalize_text(&tab_tables(decoded));
     if text.is_empty() {
         return Err(ExtractError::Empty);
     }
     Ok(text)
+}
+
+/// The cells of a tab-separated line (a table copied from a page or exported as TSV): two or
+/// more, split at inner tabs; `None` for a line without inner tabs.
+fn tab_cells(line: &str) -> Option<Vec<&str>> {
+    let body = line.trim();
+    if !body.contains('\t') {
+        return None;
+    }
+    let cells: Vec<&str> = body.split('\t').map(str::trim).filter(|c| !c.is_empty()).collect();
+    (cells.len() >= 2).then_some(cells)
+}
+
+/// Tab-separated tables written as pipe tables, so that their columns survive the folding of
+/// spaces (and the triage reads them as tables): runs of two or more adjacent lines that each
+/// split into the same number of cells at tabs, outside code fences. A stray tab in prose, or
+/// tabs in code, are left to be folded as spaces.
+fn tab_tables(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut fenced = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i];
+        if l.trim_start().starts_with("```") || l.trim_start().starts_with("~~~") {
+            fenced = !fenced;
+        }
+        let width = (!fenced).then(|| tab_cells(l).map(|c| c.len())).flatten();
+        let Some(width) = width else {
+            out.push(l.to_owned());
+            i += 1;
+            continue;
+        };
+        let mut end = i + 1;
+        while end < lines.len() && tab_cells(lines[end]).is_some_and(|c| c.len() == width) {
+            end += 1;
+        }
+        if end - i < 2 {
+            out.push(l.to_owned());
+            i += 1;
+            continue;
+        }
+        for row in &lines[i..end] {
+            let cells = tab_cells(row).unwrap_or_default();
+            out.push(format!("| {} |", cells.join(" | ")));
+        }
+        i = end;
+    }
+    std::borrow::Cow::Owned(out.join("\n"))
 }
 
 #[cfg(test)]
@@ -146,5 +198,15 @@ mod tests {
     fn extract_empty_is_an_error() {
         assert!(matches!(extract(b" \r\n\t\n"), Err(ExtractError::Empty)));
         assert!(matches!(extract(b""), Err(ExtractError::Empty)));
+    }
+
+    #[test]
+    fn tab_separated_tables_become_pipe_tables_and_stray_tabs_fold() {
+        let input = "Intro\twith a stray tab\n\nDate\tModel\tReplacement\n01/20/27\tacme-8b\tacme-20b\n\n```\nx\t// code\ny\t// more\n```";
+        let out = extract(input.as_bytes()).unwrap();
+        assert_eq!(
+            out,
+            "Intro with a stray tab\n\n| Date | Model | Replacement |\n| 01/20/27 | acme-8b | acme-20b |\n\n```\nx // code\ny // more\n```"
+        );
     }
 }

@@ -653,7 +653,8 @@ fn record_facts(
                 }
             }
             Meaning::Alias => {
-                if let Some(nv) = n.filter(|v| super::structure::is_id_like(v)) {
+                // A new row's alias is part of the new model, not a move.
+                if let Some(nv) = n.filter(|v| super::structure::is_id_like(v) && before.is_some()) {
                     let mut f = fact("alias_change", &subjects[0]);
                     f.old = o.map(str::to_owned);
                     f.new = Some(nv.to_owned());

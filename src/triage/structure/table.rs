@@ -76,13 +76,38 @@ static ID_HEADER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:model|models|name|id|ids|endpoint|api|identifier|slug|sku)\b").expect("valid regex")
 });
 
-/// The nearest Markdown heading above line `at`.
+/// The nearest Markdown heading above line `at`: its line, level and text.
+fn nearest_heading(lines: &[&str], at: usize, max_level: usize) -> Option<(usize, usize, String)> {
+    lines[..at].iter().enumerate().rev().take(200).find_map(|(i, l)| {
+        let level = l.trim_start().chars().take_while(|c| *c == '#').count();
+        HEADING
+            .captures(l)
+            .filter(|_| level <= max_level)
+            .map(|c| (i, level, plain(&c[1])))
+    })
+}
+
+/// A heading that names no model (`Standard`, `Batch`, `Pricing`): no digit, no id in it. Under
+/// one, the section it belongs to says what the table is about.
+fn generic_heading(text: &str) -> bool {
+    !text.chars().any(|c| c.is_ascii_digit())
+        && !text
+            .split_whitespace()
+            .any(|t| is_id_like(t) && t.contains(['-', '/', ':', '.', '_']))
+}
+
+/// The headings above line `at`: the nearest, and when it names no model (`### Standard` under
+/// `## Acme 2.5 Flash`), its parent before it, so that the same sub-heading under two models is
+/// two scopes.
 fn heading_above(lines: &[&str], at: usize) -> Option<String> {
-    lines[..at]
-        .iter()
-        .rev()
-        .take(200)
-        .find_map(|l| HEADING.captures(l).map(|c| plain(&c[1])))
+    let (line, level, text) = nearest_heading(lines, at, 6)?;
+    if level > 1
+        && generic_heading(&text)
+        && let Some((_, _, parent)) = nearest_heading(lines, line, level - 1)
+    {
+        return Some(format!("{parent} / {text}"));
+    }
+    Some(text)
 }
 
 /// A short label right above a table that is not a heading (`On-Demand`, `**Batch**`,
@@ -175,7 +200,9 @@ pub fn tables(lines: &[&str]) -> Vec<Table> {
         };
         let section = section_ids(lines, start);
         let records = if transposed(&header, &rows) {
-            transpose(&header, &rows, heading.as_deref(), start)
+            transpose(&header, &rows, heading.as_deref(), start, None)
+        } else if let Some(id_row) = named_columns(&header, &rows) {
+            transpose(&header, &rows, heading.as_deref(), start, Some(id_row))
         } else if let Some(ids) = section.filter(|_| is_label_table(&header, &rows)) {
             label_records(&header, &rows, heading.as_deref(), &ids, start)
         } else {
@@ -340,8 +367,25 @@ fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option
 /// heading and the table (`*\`acme-2.5-pro\`*` under `## Acme 2.5 Pro`), else the heading's slug.
 fn section_ids(lines: &[&str], table_start: usize) -> Option<Vec<String>> {
     let mut ids = Vec::new();
-    for l in lines[..table_start].iter().rev().take(12) {
+    // Under a heading that names no model (`### Standard`), the section above it: up to its
+    // parent heading.
+    let mut parent_level: Option<usize> = None;
+    let mut budget = 12;
+    for l in lines[..table_start].iter().rev().take(60) {
+        if budget == 0 {
+            break;
+        }
+        budget -= 1;
         if let Some(c) = HEADING.captures(l) {
+            let level = l.trim_start().chars().take_while(|c| *c == '#').count();
+            if parent_level.is_some_and(|p| level >= p) {
+                continue;
+            }
+            if ids.is_empty() && level > 1 && parent_level.is_none() && generic_heading(&plain(&c[1])) {
+                parent_level = Some(level);
+                budget = 12;
+                continue;
+            }
             if ids.is_empty() {
                 ids = super::subjects_of(&c[1]);
             }
@@ -417,7 +461,29 @@ fn transposed(header: &[String], rows: &[(usize, Vec<String>)]) -> bool {
     header.len() >= 3 && ids * 2 > header.len() - 1 && id_share(rows, 0).1 < 0.5
 }
 
-fn transpose(header: &[String], rows: &[(usize, Vec<String>)], heading: Option<&str>, start: usize) -> Vec<Record> {
+/// Models as columns under their display names (`| Feature | Acme Large 2 | Acme Small 2 |`),
+/// with a row of their ids (`| API ID | acme-large-2-0925 | acme-small-2-0925 |`): the index of
+/// that row. The first column is labels, not ids.
+fn named_columns(header: &[String], rows: &[(usize, Vec<String>)]) -> Option<usize> {
+    if header.len() < 3 || id_share(rows, 0).1 >= 0.5 || rows.len() < 2 {
+        return None;
+    }
+    rows.iter().position(|(_, r)| {
+        let label = plain(r.first().map(String::as_str).unwrap_or(""));
+        let ids = r[1..].iter().filter(|c| is_id_like(&plain(c))).count();
+        ID_HEADER.is_match(&label) && !ALIAS_HEADER.is_match(&label) && ids * 2 > header.len() - 1
+    })
+}
+
+/// One record per column. The subjects are the column's cell in `id_row` when there is one
+/// (the API id under a display name), else the header's ids.
+fn transpose(
+    header: &[String],
+    rows: &[(usize, Vec<String>)],
+    heading: Option<&str>,
+    start: usize,
+    id_row: Option<usize>,
+) -> Vec<Record> {
     let labels: Vec<String> = rows
         .iter()
         .map(|(_, r)| plain(r.first().map(String::as_str).unwrap_or("")))
@@ -428,7 +494,11 @@ fn transpose(header: &[String], rows: &[(usize, Vec<String>)], heading: Option<&
             scope: scope.clone(),
             heading: heading.map(str::to_owned),
             key: header[c].to_lowercase(),
-            subjects: subjects_of(&header[c]),
+            subjects: id_row
+                .and_then(|r| rows[r].1.get(c))
+                .map(|cell| subjects_of(cell))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| subjects_of(&header[c])),
             inherited: false,
             fields: labels
                 .iter()
