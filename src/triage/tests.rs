@@ -534,3 +534,125 @@ fn two_dates_in_one_sentence_keep_their_own_words() {
         );
     }
 }
+
+#[test]
+fn the_same_sub_heading_under_two_models_is_two_scopes() {
+    // Each model's section has a `### Standard` table of labelled rows; only acme-2-flash's
+    // prices change. The other model's equal rows must not be compared with them.
+    let section = |name: &str, id: &str, input: &str, output: &str| {
+        format!(
+            "## {name}\n\n*`{id}`*\n\nA model.\n\n### Standard\n\n| | Free Tier | Paid Tier, per 1M tokens in USD |\n| --- | --- | --- |\n| Input price | Free of charge | {input} |\n| Output price | Free of charge | {output} |\n\n"
+        )
+    };
+    let page = |flash_in: &str, flash_out: &str| {
+        format!(
+            "# Pricing\n\n{}{}",
+            section("Acme 2 Pro", "acme-2-pro", "$1.25", "$10.00"),
+            section("Acme 2 Flash", "acme-2-flash", flash_in, flash_out)
+        )
+    };
+    let b = brief(&page("$0.15", "$0.60"), &page("$0.30", "$2.50"), DocType::Pricing);
+    assert_eq!(b.category, Some("pricing"));
+    let prices: Vec<_> = facts(&b).into_iter().filter(|f| f.0 == "price").collect();
+    assert_eq!(
+        prices,
+        vec![
+            ("price", Some("acme-2-flash"), Some("0.15"), Some("0.3"), None),
+            ("price", Some("acme-2-flash"), Some("0.6"), Some("2.5"), None),
+        ],
+        "{:?}",
+        b.facts
+    );
+    assert!(
+        !b.facts
+            .iter()
+            .any(|f| f.kind == "model_removed" || f.kind == "model_added")
+    );
+}
+
+#[test]
+fn models_as_columns_under_display_names_with_a_row_of_ids() {
+    let table = |cols: &[(&str, &str, &str)]| {
+        let mut t = String::from("| Feature |");
+        for (name, _, _) in cols {
+            t += &format!(" {name} |");
+        }
+        t += "\n|---|";
+        t += &"---|".repeat(cols.len());
+        t += "\n| API ID |";
+        for (_, id, _) in cols {
+            t += &format!(" {id} |");
+        }
+        t += "\n| Pricing |";
+        for (_, _, p) in cols {
+            t += &format!(" {p} |");
+        }
+        t += "\n| Context window |";
+        for _ in cols {
+            t += " 200K tokens |";
+        }
+        format!("# Models\n\n{t}\n")
+    };
+    let large = ("Acme Large 4", "acme-large-4-20250101", "$3 / input MTok");
+    let small = ("Acme Small 4", "acme-small-4-20250101", "$1 / input MTok");
+    let mini = ("Acme Mini 4", "acme-mini-4-20251001", "$0.5 / input MTok");
+    // A column inserted in the middle: one model added, nothing removed, no value moves.
+    let b = brief(&table(&[large, small]), &table(&[large, mini, small]), DocType::Models);
+    assert_eq!(b.category, Some("model_launch"), "{:?}", b.facts);
+    assert_eq!(
+        facts(&b),
+        vec![("model_added", Some("acme-mini-4-20251001"), None, None, None)]
+    );
+}
+
+#[test]
+fn a_tab_separated_deprecation_table_names_the_replacement_as_a_replacement() {
+    // As the text extractor keeps it (tab-separated rows become a table).
+    let ex = crate::extract::Extractor::new(crate::extract::Kind::Text, Default::default(), None).unwrap();
+    let extract = |t: &str| ex.extract(t.as_bytes()).unwrap().to_text();
+    let before =
+        extract("Deprecations\n\nShutdown Date\tModel ID\tRecommended Replacement\n06/01/26\tacme-7b\tacme-20b\n");
+    let after = extract(
+        "Deprecations\n\nShutdown Date\tModel ID\tRecommended Replacement\n01/20/27\tacme-8b-instant\tacme-20b\n01/20/27\tglobex/g3-32b\tacme-120b\n06/01/26\tacme-7b\tacme-20b\n",
+    );
+    let b = brief(&before, &after, DocType::Deprecations);
+    assert_eq!(b.category, Some("deprecation"));
+    assert!(has(&b, "retirement", "acme-8b-instant") && has(&b, "retirement", "globex/g3-32b"));
+    assert!(
+        !has(&b, "retirement", "acme-120b") && !has(&b, "retirement", "acme-20b"),
+        "{:?}",
+        b.facts
+    );
+}
+
+#[test]
+fn front_matter_stamps_copyright_years_renamed_headings_and_ampersands_are_cosmetic() {
+    let doc = |date: &str, nav: &str, year: &str, heading: &str, anchor: &str| {
+        format!(
+            "---\ntitle: Quotas\nms.date: {date}\n---\n\n{nav}\n\n# Quotas and limits\n\n## {heading}\n\n| Tier | RPM |\n|---|---|\n| Tier 1 | 500 |\n\nSee [{heading}](#{anchor}) for other tiers.\n\nCopyright © {year} Acme, Inc.\n"
+        )
+    };
+    let before = doc(
+        "07/29/2026",
+        "Models & Pricing",
+        "2025",
+        "Current rate limits",
+        "current-rate-limits",
+    );
+    let after = doc(
+        "10/03/2026",
+        "Models and Pricing",
+        "2026",
+        "Rate limits by usage tier",
+        "rate-limits-by-usage-tier",
+    );
+    let b = brief(&before, &after, DocType::RateLimits);
+    assert!(!b.material, "{b:?}");
+    // A heading that says where a model stands is not a rename.
+    let b = brief(
+        "# Models\n\n## acme-large-2\n\nOur model.\n",
+        "# Models\n\n## acme-large-2 (Legacy)\n\nOur model.\n",
+        DocType::Models,
+    );
+    assert!(b.material);
+}
