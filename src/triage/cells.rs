@@ -167,6 +167,10 @@ pub fn meaning(field: &str, old: Option<&str>, new: Option<&str>, doc_type: Opti
         if OTHER_DATE.is_match(&w) {
             return Meaning::OtherDate;
         }
+        // Extended access or support: a stage of the model's end (often dearer), not the end.
+        if w.contains("extended") {
+            return Meaning::Deprecation;
+        }
         if dated {
             return if doc_type == Some(DocType::Deprecations) {
                 Meaning::Retirement

@@ -244,7 +244,8 @@ fn block_id(lines: &[&str], idx: usize) -> Option<String> {
         .find_map(|i| ID_FIELD.captures(lines[i]).map(|c| c[1].to_owned()))
 }
 
-/// The model the document is about, when it is about one: its most frequent model id.
+/// The model the document is about, when it is about one: its most frequent model id, when that
+/// is at least a third of the mentions (a page listing many models evenly is about none).
 fn main_model(text: &str) -> Option<String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for l in text.lines() {
@@ -252,7 +253,30 @@ fn main_model(text: &str) -> Option<String> {
             *counts.entry(m).or_default() += 1;
         }
     }
-    counts.into_iter().max_by_key(|(_, n)| *n).map(|(m, _)| m)
+    let total: usize = counts.values().sum();
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| n * 3 >= total)
+        .map(|(m, _)| m)
+}
+
+/// The models named earlier in the paragraph of line `idx` (a sentence wrapped over lines): up
+/// to a blank line, a heading or a table.
+fn paragraph_subjects(lines: &[&str], idx: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in lines[..idx].iter().rev().take(8) {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with(['#', '|']) {
+            break;
+        }
+        let (ids, _) = subjects_and_replacements(l, None);
+        if !ids.is_empty() {
+            out = ids;
+            break;
+        }
+    }
+    out
 }
 
 /// Changed lines of a line diff, with their index in their own version.
@@ -311,7 +335,11 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
         let row = cells(line);
         let (mut subjects, _) = subjects_and_replacements(line, header.as_deref());
         if subjects.is_empty() && (RETIRE.is_match(line) || DEPRECATE.is_match(line)) {
-            subjects.extend(main.clone());
+            // A wrapped sentence: the models its paragraph names, else the page's model.
+            subjects = paragraph_subjects(&after_lines, idx);
+            if subjects.is_empty() {
+                subjects.extend(main.clone());
+            }
         }
         for d in &dates {
             // What the date means: its column header in a table, else the words around it.

@@ -656,3 +656,44 @@ fn front_matter_stamps_copyright_years_renamed_headings_and_ampersands_are_cosme
     );
     assert!(b.material);
 }
+
+#[test]
+fn a_wrapped_sentence_moving_a_shutdown_names_its_paragraphs_model_not_the_pages() {
+    let page = |date: &str, extra: &str| {
+        format!(
+            "# Deprecations\n\n### 2025-11-17: acme-mini-latest\n\nOn November 17th, 2025, we notified developers using `acme-mini-latest` of its removal from\nthe API on {date}.{extra}\n\n| Shutdown date | Model | Replacement |\n| --- | --- | --- |\n| {date} | `acme-mini-latest` | `acme-mini-2` |\n\n### 2025-09-15: acme-rt models\n\n| Shutdown date | Model | Replacement |\n| --- | --- | --- |\n| 2026-03-24 | `acme-rt-preview` | `acme-rt` |\n| 2026-03-24 | `acme-rt-preview-2024-10-01` | `acme-rt` |\n| 2026-03-24 | `acme-rt-preview-2024-12-17` | `acme-rt` |\n\nThe `acme-rt-preview-2024-10-01` snapshot is listed for `acme-rt-preview-2024-10-01` users.\n"
+        )
+    };
+    let b = brief(
+        &page("January 16, 2026", ""),
+        &page(
+            "February 12, 2026",
+            " The shutdown was moved from January 16, 2026\nto give users more time to migrate.",
+        ),
+        DocType::Deprecations,
+    );
+    assert!(
+        b.facts.iter().all(|f| f.subject.as_deref() == Some("acme-mini-latest")),
+        "{:?}",
+        b.facts
+    );
+    assert!(has(&b, "retirement", "acme-mini-latest"));
+}
+
+#[test]
+fn an_extended_access_date_is_a_stage_not_the_end() {
+    let table = |rows: &str| {
+        format!(
+            "# Model lifecycle\n\n| Model version | Model ID | Legacy date | Public extended access date | EOL date |\n| --- | --- | --- | --- | --- |\n{rows}"
+        )
+    };
+    let b = brief(
+        &table(""),
+        &table("| Acme Large 3 | acme.large-3-v1:0 | October 28, 2026 | January 28, 2027 | April 28, 2027 |\n"),
+        DocType::Deprecations,
+    );
+    let retirements: Vec<_> = b.facts.iter().filter(|f| f.kind == "retirement").collect();
+    assert_eq!(retirements.len(), 1, "{:?}", b.facts);
+    assert_eq!(retirements[0].date.as_deref(), Some("2027-04-28"));
+    assert!(b.title.contains("2027-04-28"), "{}", b.title);
+}
