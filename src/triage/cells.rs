@@ -594,6 +594,23 @@ fn record_facts(
                     local.push(f);
                 }
             }
+            // A limit of what the model can do (context window, max output) changed in place:
+            // apps sized for the old value break or lose quality.
+            Meaning::Capability
+                if before.is_some()
+                    && o.and_then(number_in).is_some()
+                    && n.and_then(number_in).is_some()
+                    && o.and_then(number_in) != n.and_then(number_in) =>
+            {
+                out.material = true;
+                for s in &subjects {
+                    let mut f = fact("capability_change", s);
+                    f.field = Some(c.field.clone());
+                    f.old = o.and_then(number_in);
+                    f.new = n.and_then(number_in);
+                    local.push(f);
+                }
+            }
             Meaning::Retirement | Meaning::Deprecation => {
                 let date_of =
                     |v: Option<&str>| v.and_then(|v| parse_date(v).or_else(|| find_dates(v).first().map(|d| d.date)));

@@ -158,6 +158,7 @@ impl Rules {
                 "price" => "pricing",
                 "rate_limit" => "rate_limit",
                 "model_added" => "model_launch",
+                "capability_change" => "capability",
                 // A model gone from a list or table is a retirement that already happened.
                 "model_removed" => "deprecation",
                 "alias_change" => {

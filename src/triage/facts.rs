@@ -69,7 +69,7 @@ static REPLACEMENT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static LAUNCH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bnew\b|introduc|launch|now available|release|available (?:today|now)|preview|\bga\b|generally available|announc")
+    Regex::new(r"(?i)\bnew\b|introduc|launch|now available|release|available (?:today|now)|preview|\bga\b|generally available|announc|\badd(?:s|ed)?\b|\bsupport(?:s|ed)? for\b")
         .expect("valid regex")
 });
 static KEY_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
@@ -85,6 +85,15 @@ static NEGATIVE: LazyLock<Regex> =
 static PRICE_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)price|cost|input|output|mtok|ktok|per_|cache").expect("valid regex"));
 
+/// A token that is a date and nothing else (`2026-10-06`); a snapshot id ending in one
+/// (`acme-mini-2026-10-06`) is an id.
+fn only_a_date(token: &str) -> bool {
+    find_dates(token).iter().any(|d| {
+        !token[..d.start].chars().any(|c| c.is_ascii_alphabetic())
+            && !token[d.end..].chars().any(|c| c.is_ascii_alphabetic())
+    })
+}
+
 fn model_ids(line: &str) -> Vec<String> {
     let line = super::material::strip_links(line);
     // Whole tokens first: ids with an organisation (`org/Model-7B-Instruct`), a version after a
@@ -99,14 +108,13 @@ fn model_ids(line: &str) -> Vec<String> {
                 && (t.contains('/') || t.contains(':') || t.chars().any(|c| c.is_ascii_uppercase()))
                 && t.chars().any(|c| c.is_ascii_digit())
                 && !t.starts_with("http")
-                && find_dates(t).is_empty()
+                && !only_a_date(t)
         })
         .map(str::to_owned)
         .collect();
     for m in MODEL_ID.find_iter(&line) {
         let m = m.as_str().trim_end_matches('.');
-        if is_model_like(m) && !m.starts_with("http") && find_dates(m).is_empty() && !out.iter().any(|w| w.contains(m))
-        {
+        if is_model_like(m) && !m.starts_with("http") && !only_a_date(m) && !out.iter().any(|w| w.contains(m)) {
             out.push(m.to_owned());
         }
     }

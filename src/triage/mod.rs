@@ -455,6 +455,12 @@ fn describe(facts: &[Fact], changed: &[&str]) -> Vec<String> {
                     f.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
                 ),
                 "model_removed" => format!("model {s} removed"),
+                "capability_change" => format!(
+                    "{s}{}: {} → {}",
+                    f.field.as_deref().map(|x| format!(" {x}")).unwrap_or_default(),
+                    f.old.as_deref().unwrap_or("?"),
+                    f.new.as_deref().unwrap_or("?"),
+                ),
                 other => format!("{other}: {s}"),
             }
         })
@@ -505,6 +511,15 @@ fn title(category: &str, facts: &[Fact], provider: &str, doc_type: Option<DocTyp
     if let Some(f) = first("model_added") {
         return format!("{provider} adds {}", f.subject.as_deref().unwrap_or("a model"));
     }
+    if let Some(f) = first("capability_change") {
+        return format!(
+            "{} {} changes: {} → {}",
+            f.subject.as_deref().unwrap_or("a model"),
+            f.field.as_deref().unwrap_or("capability"),
+            f.old.as_deref().unwrap_or("?"),
+            f.new.as_deref().unwrap_or("?")
+        );
+    }
     let doc = doc_type
         .map(|d| d.as_str().replace('_', " "))
         .unwrap_or_else(|| "document".into());
@@ -546,6 +561,7 @@ fn action(category: &str, facts: &[Fact], in_use: bool) -> String {
         "policy" => "Have the owner read the changed clauses and confirm your use still complies".into(),
         "incident" => "Consider failing over the affected routes".into(),
         "model_launch" => "Evaluate the new model; nothing breaks".into(),
+        "capability" => "Check that your prompts and outputs fit the model's new limits".into(),
         _ => "Read the change".into(),
     }
 }

@@ -697,3 +697,15 @@ fn an_extended_access_date_is_a_stage_not_the_end() {
     assert_eq!(retirements[0].date.as_deref(), Some("2027-04-28"));
     assert!(b.title.contains("2027-04-28"), "{}", b.title);
 }
+#[test]
+fn release_notes_with_scoped_items_are_prose_and_dated_snapshot_ids_are_ids() {
+    // `- api: add x` items parse as YAML; they are release notes, and the ids in them (ending in
+    // a date) are new models.
+    let before = "## v2.7.0\n\n### Features\n\n- api: add conversation items pagination ([9ad2c41](https://example.com/c/9ad2c41))\n";
+    let after = "## v2.8.0\n\n### Features\n\n- api: add acme-rt-mini-2026-10-06 and acme-audio-mini-2026-10-06 model ids ([b71c0de](https://example.com/c/b71c0de))\n\n## v2.7.0\n\n### Features\n\n- api: add conversation items pagination ([9ad2c41](https://example.com/c/9ad2c41))\n";
+    let b = brief(before, after, DocType::Changelog);
+    assert_eq!(b.category, Some("model_launch"));
+    assert!(has(&b, "model_added", "acme-rt-mini-2026-10-06"), "{:?}", b.facts);
+    assert!(has(&b, "model_added", "acme-audio-mini-2026-10-06"));
+    assert!(!b.facts.iter().any(|f| f.kind == "retirement"), "{:?}", b.facts);
+}

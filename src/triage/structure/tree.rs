@@ -86,6 +86,25 @@ fn yaml(text: &str) -> Option<Value> {
     if keys.is_empty() || phrases * 5 > keys.len() {
         return None;
     }
+    // Values of a data file are mostly short; a Markdown changelog's "- api: add x and y model
+    // ids" items are sentences.
+    let mut leaves = Vec::new();
+    collect_strings(&json, 0, &mut leaves);
+    let sentences = leaves.iter().filter(|v| v.split_whitespace().count() >= 6).count();
+    if !leaves.is_empty() && sentences * 2 >= leaves.len() {
+        return None;
+    }
+    // Markdown links in values, or Markdown headings (`## 2.8.0`) over items of several words:
+    // release notes, not data.
+    let headings = text
+        .lines()
+        .filter(|l| l.starts_with("##") && l.trim_start_matches('#').starts_with(' '))
+        .count();
+    if leaves.iter().any(|v| v.contains("]("))
+        || headings >= 2 && leaves.iter().any(|v| v.split_whitespace().count() >= 4)
+    {
+        return None;
+    }
     match &json {
         Value::Object(m) if m.len() >= 2 || m.values().any(|v| v.is_object() || v.is_array()) => {
             // Keys of a data file are identifiers, not phrases ("We may: ..." is a sentence).
@@ -94,6 +113,19 @@ fn yaml(text: &str) -> Option<Value> {
         }
         Value::Array(a) if a.iter().any(|v| v.is_object()) => Some(json),
         _ => None,
+    }
+}
+
+/// The string values of the first levels of a value.
+fn collect_strings(v: &Value, depth: usize, out: &mut Vec<String>) {
+    if depth > 3 || out.len() > 200 {
+        return;
+    }
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Object(m) => m.values().for_each(|x| collect_strings(x, depth + 1, out)),
+        Value::Array(a) => a.iter().take(50).for_each(|x| collect_strings(x, depth + 1, out)),
+        _ => {}
     }
 }
 
