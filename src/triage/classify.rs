@@ -220,6 +220,32 @@ static PROHIBITION: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// Whether the change's `kind` facts all have a new value above the old (and there is one).
+pub fn only_raised(facts: &[Fact], kind: &str) -> bool {
+    let num = |v: Option<&str>| v.and_then(|v| v.replace(',', "").parse::<f64>().ok());
+    let of_kind: Vec<&Fact> = facts.iter().filter(|f| f.kind == kind).collect();
+    !of_kind.is_empty()
+        && of_kind
+            .iter()
+            .all(|f| match (num(f.old.as_deref()), num(f.new.as_deref())) {
+                (Some(o), Some(n)) => n > o,
+                _ => false,
+            })
+}
+
+/// Whether the change's `kind` facts all have a new value below the old (and there is one).
+pub fn only_lowered(facts: &[Fact], kind: &str) -> bool {
+    let num = |v: Option<&str>| v.and_then(|v| v.replace(',', "").parse::<f64>().ok());
+    let of_kind: Vec<&Fact> = facts.iter().filter(|f| f.kind == kind).collect();
+    !of_kind.is_empty()
+        && of_kind
+            .iter()
+            .all(|f| match (num(f.old.as_deref()), num(f.new.as_deref())) {
+                (Some(o), Some(n)) => n < o,
+                _ => false,
+            })
+}
+
 /// Severity from what the change does; raised later when it touches what we use.
 pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> &'static str {
     match category {
@@ -243,6 +269,8 @@ pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> &'stati
         {
             "high"
         }
+        // Limits raised and none lowered: more room, nothing to do.
+        "rate_limit" if only_raised(facts, "rate_limit") => "low",
         "policy" | "rate_limit" | "model_launch" => "medium",
         "capability" => "low",
         _ => "low",

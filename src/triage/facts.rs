@@ -62,6 +62,14 @@ static ALIAS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)([a-z0-9][a-z0-9.-]*-latest)\W+(?:\w+\s+){0,2}?(?:points?|alias(?:es)?|maps?|resolves?|redirects?|routes?)\s+to\W+([a-z0-9][a-z0-9.-]*[a-z0-9])")
         .expect("valid regex")
 });
+/// `alias → snapshot` (or `->`, `=>`) on a short line: what an alias resolves to, as model pages
+/// list their snapshots.
+static ARROW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"([A-Za-z0-9][A-Za-z0-9.:/_-]*[A-Za-z0-9])`?\s*(?:→|->|=>|⇒)\s*`?([A-Za-z0-9][A-Za-z0-9.:/_-]*[A-Za-z0-9])",
+    )
+    .expect("valid regex")
+});
 /// Words that introduce the model to move to, in prose ("migrate to y", "replaced by y",
 /// "in favour of y", "we recommend y") or as a table column ("Replacement", "Recommended").
 static REPLACEMENT: LazyLock<Regex> = LazyLock::new(|| {
@@ -112,6 +120,17 @@ fn model_ids(line: &str) -> Vec<String> {
         })
         .map(str::to_owned)
         .collect();
+    // A display name followed by its id in code (`**Acme Deep Research** (`acme-deep-research`)`):
+    // an id even without a digit.
+    static NAMED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?:\*\*|[A-Z][\w.-]*)\s*\(\s*`([a-z][a-z0-9._:/-]*[a-z0-9])`\s*\)").expect("valid regex")
+    });
+    for c in NAMED.captures_iter(&line) {
+        let id = c[1].to_owned();
+        if id.contains(['-', '/', '.']) && !out.contains(&id) {
+            out.push(id);
+        }
+    }
     for m in MODEL_ID.find_iter(&line) {
         let m = m.as_str().trim_end_matches('.');
         if is_model_like(m) && !m.starts_with("http") && !only_a_date(m) && !out.iter().any(|w| w.contains(m)) {
@@ -471,6 +490,30 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
             push_unique(&mut facts, f);
         }
     }
+    // `alias → snapshot` lines: an alias that resolved to one snapshot and now to another.
+    let arrows = |lines: &[(usize, &str)]| -> BTreeMap<String, String> {
+        lines
+            .iter()
+            .filter(|(_, l)| super::structure::plain(l).split_whitespace().count() <= 6)
+            .flat_map(|(_, l)| {
+                ARROW
+                    .captures_iter(l)
+                    .filter(|c| super::structure::is_id_like(&c[1]) && super::structure::is_id_like(&c[2]))
+                    .map(|c| (c[1].to_lowercase(), c[2].to_lowercase()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (old_arrows, new_arrows) = (arrows(&c.deleted), arrows(&c.inserted));
+    for (alias, target) in &new_arrows {
+        if let Some(previous) = old_arrows.get(alias).filter(|p| *p != target) {
+            let mut f = Fact::new("alias_change");
+            f.subject = Some(alias.clone());
+            f.old = Some(previous.clone());
+            f.new = Some(target.clone());
+            push_unique(&mut facts, f);
+        }
+    }
 
     // Models that appear for the first time.
     if matches!(
@@ -591,6 +634,7 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
     }
     rate_limits(&c, &before_lines, &after_lines, &mut facts);
     prose_prices(&c, main.as_deref(), &mut facts);
+    edited_prices(&c, &after_lines, main.as_deref(), &mut facts);
     if matches!(doc_type, Some(DocType::Policy | DocType::Terms)) {
         policy_clauses(&c, &before_lines, &after_lines, &mut facts);
     }
@@ -684,6 +728,85 @@ fn prose_prices(c: &Changed<'_>, main: Option<&str>, facts: &mut Vec<Fact>) {
             f.new = Some(nv);
             f.unit = unit;
             push_unique(facts, f);
+        }
+    }
+}
+
+/// Prices in sentences edited in place: a deleted line and an inserted line that read the same
+/// but for their amounts (`$3 per million reasoning tokens` → `$5 per million ...`). Each amount
+/// that differs is a price of the line's model (else its paragraph's, else the page's), its
+/// field the words after it (`reasoning`) or the side named before it.
+fn edited_prices(c: &Changed<'_>, after_lines: &[&str], main: Option<&str>, facts: &mut Vec<Fact>) {
+    let template = |line: &str| -> (String, Vec<crate::triage::numbers::FoundPrice>) {
+        let prices = find_prices(line);
+        let mut t = line.to_owned();
+        for p in prices.iter().rev() {
+            t.replace_range(p.start..p.end, "¤");
+        }
+        (t, prices)
+    };
+    const FILLER: &[&str] = &[
+        "per", "a", "an", "every", "million", "1m", "mtok", "1k", "thousand", "1,000", "1000", "tokens", "token", "of",
+        "for", "the", "/", "usd",
+    ];
+    for &(idx, line) in &c.inserted {
+        if cells(line).is_some() {
+            continue;
+        }
+        let (t_new, p_new) = template(line);
+        if p_new.is_empty() {
+            continue;
+        }
+        let Some((t_old, p_old)) = c.deleted.iter().map(|(_, l)| template(l)).find(|(t, _)| *t == t_new) else {
+            continue;
+        };
+        if p_old.len() != p_new.len() {
+            continue;
+        }
+        let subject = model_ids(line)
+            .into_iter()
+            .next()
+            .or_else(|| paragraph_subjects(after_lines, idx).into_iter().next())
+            .or_else(|| main.map(str::to_owned));
+        let _ = t_old;
+        for (o, n) in p_old.iter().zip(&p_new) {
+            let (Some(ov), Some(nv)) = (parse_decimal(&o.amount), parse_decimal(&n.amount)) else {
+                continue;
+            };
+            if ov == nv {
+                continue;
+            }
+            // The words after the amount, within its span (`$5 per million reasoning tokens`)
+            // and up to the next item.
+            let after_words: Vec<String> = line[n.start..]
+                .split(|ch: char| ch.is_whitespace() || matches!(ch, ',' | ';' | '(' | ')'))
+                .take_while(|w| !matches!(*w, "and" | "or" | "with" | "plus"))
+                .filter(|w| !w.is_empty())
+                .take(7)
+                .map(|w| w.trim_matches(|ch: char| !ch.is_alphanumeric()).to_lowercase())
+                .filter(|w| !w.is_empty() && !FILLER.contains(&w.as_str()) && parse_decimal(w).is_none())
+                .take(2)
+                .collect();
+            let field = if after_words.is_empty() {
+                PRICE_SIDE
+                    .find_iter(&line[..n.start])
+                    .last()
+                    .map(|x| x.as_str().to_lowercase())
+            } else {
+                Some(after_words.join(" "))
+            };
+            let mut f = Fact::new("price");
+            f.subject = subject.clone();
+            f.field = field;
+            f.old = Some(ov);
+            f.new = Some(nv);
+            f.unit = n.unit.clone();
+            if !facts
+                .iter()
+                .any(|g| g.kind == "price" && g.subject == f.subject && g.old == f.old && g.new == f.new)
+            {
+                facts.push(f);
+            }
         }
     }
 }

@@ -174,7 +174,10 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     // A change to a model a flag serves raises the brief; a provider-wide change (a policy
     // edit, a page with no model in it) names the flags for context only: every watched
     // provider is one we use, and raising all of its edits would drown the ones that matter.
-    let model_hit = !what_breaks.is_empty() && facts.iter().any(|f| f.subject.is_some());
+    // Good news (limits raised, prices cut) on a model we use is still good news.
+    let good_news = (category == "rate_limit" && classify::only_raised(&facts, "rate_limit"))
+        || (category == "pricing" && classify::only_lowered(&facts, "price"));
+    let model_hit = !good_news && !what_breaks.is_empty() && facts.iter().any(|f| f.subject.is_some());
     if model_hit && category == "deprecation" {
         severity = if within_days(&facts, 30) { "critical" } else { "high" };
     } else if model_hit && matches!(severity, "low" | "medium") {

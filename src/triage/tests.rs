@@ -709,3 +709,82 @@ fn release_notes_with_scoped_items_are_prose_and_dated_snapshot_ids_are_ids() {
     assert!(has(&b, "model_added", "acme-audio-mini-2026-10-06"));
     assert!(!b.facts.iter().any(|f| f.kind == "retirement"), "{:?}", b.facts);
 }
+
+#[test]
+fn a_price_edited_in_a_wrapped_sentence_names_the_paragraphs_model_and_the_priced_item() {
+    let page = |reasoning: &str| {
+        format!(
+            "# Pricing\n\n**Acme Quick** (`acme-quick`) costs $1 per million input tokens.\n\n**Acme Deep Research** (`acme-deep-research`) runs long research. It costs $2 per million input\ntokens, $8 per million output tokens, {reasoning} per million reasoning tokens and $5 per\n1,000 search queries.\n"
+        )
+    };
+    let b = brief(&page("$3"), &page("$5"), DocType::Pricing);
+    assert_eq!(b.category, Some("pricing"));
+    assert_eq!(b.severity, "high", "a rise");
+    assert_eq!(b.facts.len(), 1, "{:?}", b.facts);
+    let f = &b.facts[0];
+    assert_eq!(
+        (
+            f.subject.as_deref(),
+            f.field.as_deref(),
+            f.old.as_deref(),
+            f.new.as_deref()
+        ),
+        (Some("acme-deep-research"), Some("reasoning"), Some("3"), Some("5"))
+    );
+}
+
+#[test]
+fn an_alias_arrow_that_moves_to_another_snapshot() {
+    let page = |target: &str, extra: &str| {
+        format!("# acme-4o\n\nOur model.\n\n## Snapshots\n\n- `acme-4o` → `{target}`\n{extra}- `acme-4o-2024-08-06`\n")
+    };
+    let b = brief(
+        &page("acme-4o-2024-08-06", ""),
+        &page("acme-4o-2024-11-20", "- `acme-4o-2024-11-20`\n"),
+        DocType::Models,
+    );
+    assert!(
+        facts(&b).contains(&(
+            "alias_change",
+            Some("acme-4o"),
+            Some("acme-4o-2024-08-06"),
+            Some("acme-4o-2024-11-20"),
+            None
+        )),
+        "{:?}",
+        b.facts
+    );
+    assert!(has(&b, "model_added", "acme-4o-2024-11-20"));
+}
+
+#[test]
+fn a_tier_table_on_one_models_page_is_that_models_and_a_raise_is_low() {
+    let page = |tpm: &str| {
+        format!(
+            "# acme-4.1\n\nFlagship model.\n\n- **Context window:** 1,047,576 tokens\n\n## Rate limits\n\nYour usage tier sets these limits.\n\n| Tier | RPM | TPM |\n| --- | --- | --- |\n| Free | Not supported | |\n| Tier 1 | 500 | {tpm} |\n| Tier 2 | 5,000 | 450,000 |\n"
+        )
+    };
+    let b = brief(&page("30,000"), &page("60,000"), DocType::RateLimits);
+    assert_eq!(b.category, Some("rate_limit"));
+    assert_eq!(b.severity, "low", "more room is not urgent");
+    let f = &b.facts[0];
+    assert_eq!(
+        (
+            f.kind,
+            f.subject.as_deref(),
+            f.field.as_deref(),
+            f.old.as_deref(),
+            f.new.as_deref()
+        ),
+        (
+            "rate_limit",
+            Some("acme-4.1"),
+            Some("Tier 1 TPM"),
+            Some("30000"),
+            Some("60000")
+        )
+    );
+    // Lowered, it is worth a look.
+    let b = brief(&page("60,000"), &page("30,000"), DocType::RateLimits);
+    assert_eq!(b.severity, "medium");
+}

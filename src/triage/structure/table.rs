@@ -203,10 +203,10 @@ pub fn tables(lines: &[&str]) -> Vec<Table> {
             transpose(&header, &rows, heading.as_deref(), start, None)
         } else if let Some(id_row) = named_columns(&header, &rows) {
             transpose(&header, &rows, heading.as_deref(), start, Some(id_row))
-        } else if let Some(ids) = section.filter(|_| is_label_table(&header, &rows)) {
+        } else if let Some(ids) = section.clone().filter(|_| is_label_table(&header, &rows)) {
             label_records(&header, &rows, heading.as_deref(), &ids, start)
         } else {
-            row_records(&header, &rows, heading.as_deref())
+            row_records(&header, &rows, heading.as_deref(), section.as_deref())
         };
         out.push(Table { start, end, records });
     }
@@ -286,7 +286,16 @@ fn scope(heading: Option<&str>, header: &[String]) -> String {
     )
 }
 
-fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option<&str>) -> Vec<Record> {
+/// Rows of a table, each a record keyed by its identifying column. When that column names no
+/// model (`Tier 1`, `Free`) and the section is about one (`# acme-4.1`, then `## Rate limits`),
+/// the rows are parts of that model's record: its subjects, fields named with the row
+/// (`Tier 1 TPM`).
+fn row_records(
+    header: &[String],
+    rows: &[(usize, Vec<String>)],
+    heading: Option<&str>,
+    section: Option<&[String]>,
+) -> Vec<Record> {
     let key_col = key_column(header, rows);
     let scope = scope(heading, header);
     let cell = |row: &Vec<String>, c: usize| plain(row.get(c).map(String::as_str).unwrap_or(""));
@@ -329,6 +338,10 @@ fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option
             })
         })
         .flatten();
+    let owner: Option<Vec<String>> = section
+        .filter(|ids| ids.iter().all(|i| i.chars().any(|c| c.is_ascii_digit())))
+        .filter(|_| id_share(rows, key_col).1 < 0.5 && !ID_HEADER.is_match(&header[key_col]))
+        .map(<[String]>::to_vec);
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     rows.iter()
         .zip(bases)
@@ -342,6 +355,28 @@ fn row_records(header: &[String], rows: &[(usize, Vec<String>)], heading: Option
             *n += 1;
             let key = if *n == 1 { base } else { format!("{base}#{n}") };
             let key_cell = cell(row, key_col);
+            if let Some(ids) = &owner {
+                return Some(Record {
+                    scope: scope.clone(),
+                    heading: heading.map(str::to_owned),
+                    key,
+                    subjects: ids.clone(),
+                    inherited: true,
+                    fields: header
+                        .iter()
+                        .enumerate()
+                        .map(|(c, h)| {
+                            let name = if c == key_col {
+                                h.clone()
+                            } else {
+                                format!("{key_cell} {h}")
+                            };
+                            (name, row.get(c).cloned().unwrap_or_default())
+                        })
+                        .collect(),
+                    line: Some(*line),
+                });
+            }
             Some(Record {
                 scope: scope.clone(),
                 heading: heading.map(str::to_owned),
