@@ -8,6 +8,7 @@
 
 use crate::config::Source;
 use crate::decisions::{Decisions, Playbooks, playbooks::BriefSeen};
+use crate::domain::brief::Severity;
 use crate::flags::FlagService;
 use crate::store::{ChangeKind, NewBrief, Store, StoreError};
 use crate::triage::{self, classify::Rules};
@@ -111,7 +112,14 @@ impl BriefWriter {
                         t.updates.join("\n")
                     };
                     self.store
-                        .append_update(change.id, brief_id, &change.source, &t.keys, &detail)
+                        .append_update(
+                            change.id,
+                            brief_id,
+                            &change.source,
+                            &t.keys,
+                            &detail,
+                            chrono::Utc::now(),
+                        )
                         .await?;
                     tracing::info!(brief = brief_id, source = %change.source, "incident update added to its brief's timeline");
                     if let (Some((decisions, playbooks)), Some(source), Some(after)) =
@@ -156,10 +164,11 @@ impl BriefWriter {
                             body
                         },
                         threads: thread.map(|t| t.keys).unwrap_or_default(),
+                        now: chrono::Utc::now(),
                     })
                     .await?;
                 if brief.material {
-                    tracing::info!(brief = id, source = %change.source, severity = brief.severity, title = %brief.title, "brief");
+                    tracing::info!(brief = id, source = %change.source, severity = %brief.severity, title = %brief.title, "brief");
                 }
                 if let (Some((decisions, playbooks)), Some(source), Some(after)) =
                     (&self.playbooks, source, after_for_playbooks)
@@ -200,18 +209,20 @@ impl BriefWriter {
             let Some(date) = soonest else { continue };
             let days = (date - today).num_days();
             let wanted = match (in_use, days) {
-                (true, d) if d <= 30 => "critical",
-                (true, _) => "high",
-                (false, d) if d <= 30 => "high",
+                (true, d) if d <= 30 => Severity::Critical,
+                (true, _) => Severity::High,
+                (false, d) if d <= 30 => Severity::High,
                 _ => continue,
             };
-            if triage::severity_rank(wanted) > triage::severity_rank(&b.severity) {
+            if wanted > b.severity {
                 let why = format!(
                     "retirement on {date} is {days} day(s) away{}",
                     if in_use { " and a flag uses the model" } else { "" }
                 );
-                self.store.set_brief_severity(b.id, wanted, "system", &why).await?;
-                tracing::warn!(brief = b.id, severity = wanted, %why, "brief severity raised");
+                self.store
+                    .set_brief_severity(b.id, wanted, true, "system", &why, chrono::Utc::now())
+                    .await?;
+                tracing::warn!(brief = b.id, severity = %wanted, %why, "brief severity raised");
                 raised += 1;
             }
         }

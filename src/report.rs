@@ -3,9 +3,9 @@
 //! Markdown a manager can forward), and the weekly chart drawn here as inline SVG.
 
 use crate::config::Source;
+use crate::domain::brief::{BriefStatus, Severity};
 use crate::flags::FlagSet;
 use crate::store::{BriefFilter, BriefRecord, DecisionFilter, Store, StoreError};
-use crate::triage::severity_rank;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -18,7 +18,13 @@ pub const DEADLINE_DAYS: i64 = 90;
 pub const CHART_WEEKS: i64 = 26;
 
 /// Severities from most to least urgent, the order of the table's columns.
-pub const SEVERITY_COLUMNS: [&str; 5] = ["critical", "high", "medium", "low", "info"];
+pub const SEVERITY_COLUMNS: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Info,
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -54,11 +60,11 @@ pub struct MatrixRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct BriefLine {
     pub id: i64,
-    pub severity: String,
+    pub severity: Severity,
     pub provider: String,
     pub category: String,
     pub title: String,
-    pub status: String,
+    pub status: BriefStatus,
     pub created_at: DateTime<Utc>,
     pub action: String,
     pub age_days: i64,
@@ -160,11 +166,11 @@ fn users_of(flags: Option<&FlagSet>, provider: &str, model: &str) -> Vec<String>
 fn line(b: &BriefRecord, body: &Value, now: DateTime<Utc>) -> BriefLine {
     BriefLine {
         id: b.id,
-        severity: b.severity.clone(),
+        severity: b.severity,
         provider: b.provider.clone(),
         category: b.category.clone().unwrap_or_else(|| "other".into()),
         title: b.title.clone(),
-        status: b.status.clone(),
+        status: b.status,
         created_at: b.created_at,
         action: body["action"].as_str().unwrap_or("").to_owned(),
         age_days: (now - b.created_at).num_days(),
@@ -179,8 +185,8 @@ fn decimal(s: &str) -> Option<f64> {
     s.trim().replace(',', "").parse::<f64>().ok()
 }
 
-fn open(status: &str) -> bool {
-    matches!(status, "new" | "acknowledged")
+fn open(status: BriefStatus) -> bool {
+    status.awaiting_triage()
 }
 
 /// Everything the summary shows for `since`..now.
@@ -232,11 +238,7 @@ pub async fn gather_at(
         .filter(|b| b.material)
         .map(|b| line(b, body(b.id), now))
         .collect();
-    material_briefs.sort_by(|a, b| {
-        severity_rank(&b.severity)
-            .cmp(&severity_rank(&a.severity))
-            .then(b.created_at.cmp(&a.created_at))
-    });
+    material_briefs.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.created_at.cmp(&a.created_at)));
 
     // Decisions with anything happening in the period: proposed, voted, applied or ended.
     let mut decisions = Vec::new();
@@ -291,7 +293,7 @@ pub async fn gather_at(
     let today = now.date_naive();
     let mut deadlines = Vec::new();
     let mut seen = BTreeSet::new();
-    for b in all.iter().filter(|b| b.status != "dismissed") {
+    for b in all.iter().filter(|b| b.status != BriefStatus::Dismissed) {
         let body = body(b.id);
         for f in body["facts"].as_array().into_iter().flatten() {
             let kind = match f["kind"].as_str() {
@@ -330,7 +332,7 @@ pub async fn gather_at(
 
     // Price rises on models our flags use (the brief names what breaks).
     let mut cost_rises = Vec::new();
-    for b in in_period.iter().filter(|b| b.status != "dismissed") {
+    for b in in_period.iter().filter(|b| b.status != BriefStatus::Dismissed) {
         let body = body(b.id);
         let named = flags_of(body);
         for f in body["facts"].as_array().into_iter().flatten() {
@@ -376,15 +378,11 @@ pub async fn gather_at(
 
     let mut waiting: Vec<BriefLine> = all
         .iter()
-        .filter(|b| open(&b.status) && b.material && matches!(b.severity.as_str(), "critical" | "high"))
+        .filter(|b| open(b.status) && b.material && b.severity >= Severity::High)
         .filter(|b| now - b.created_at > Duration::days(1))
         .map(|b| line(b, body(b.id), now))
         .collect();
-    waiting.sort_by(|a, b| {
-        severity_rank(&b.severity)
-            .cmp(&severity_rank(&a.severity))
-            .then(a.created_at.cmp(&b.created_at))
-    });
+    waiting.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.created_at.cmp(&b.created_at)));
 
     // Changes per week by category, every week of the period (Monday-based).
     let chart_categories: Vec<String> = crate::triage::classify::CATEGORIES
@@ -620,7 +618,7 @@ pub fn markdown(r: &Report) -> String {
     let critical_high: usize = r
         .material_briefs
         .iter()
-        .filter(|b| severity_rank(&b.severity) >= 3)
+        .filter(|b| b.severity >= Severity::High)
         .count();
     m.push_str(&format!(
         "- **{}** seen across {} watched, **{}** material ({} critical or high).\n",
@@ -860,7 +858,7 @@ pub fn context(r: &Report) -> Value {
     v["critical_high"] = r
         .material_briefs
         .iter()
-        .filter(|b| severity_rank(&b.severity) >= 3)
+        .filter(|b| b.severity >= Severity::High)
         .count()
         .into();
     v

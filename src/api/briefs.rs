@@ -24,8 +24,8 @@ pub fn router() -> Router<AppState> {
 struct Filters {
     source: Option<String>,
     provider: Option<String>,
-    status: Option<String>,
-    severity: Option<String>,
+    status: Option<crate::domain::brief::BriefStatus>,
+    severity: Option<crate::domain::brief::Severity>,
     material: Option<bool>,
     category: Option<String>,
     assignee: Option<String>,
@@ -107,24 +107,30 @@ async fn transition(
                     id,
                     body.assignee.as_deref().filter(|a| !a.trim().is_empty()),
                     &caller.name,
+                    chrono::Utc::now(),
                 )
                 .await
         }
         "comment" => {
             st.store
-                .comment_brief(id, body.text.as_deref().unwrap_or_default(), &caller.name)
+                .comment_brief(
+                    id,
+                    body.text.as_deref().unwrap_or_default(),
+                    &caller.name,
+                    chrono::Utc::now(),
+                )
                 .await
         }
         other => {
             let to = match other {
-                "acknowledge" => "acknowledged",
-                "decide" => "decided",
-                "dismiss" => "dismissed",
-                "close" => "closed",
+                "acknowledge" => crate::domain::brief::BriefStatus::Acknowledged,
+                "decide" => crate::domain::brief::BriefStatus::Decided,
+                "dismiss" => crate::domain::brief::BriefStatus::Dismissed,
+                "close" => crate::domain::brief::BriefStatus::Closed,
                 other => return Err(ApiError::NotFound(format!("no brief action `{other}`"))),
             };
             st.store
-                .transition_brief(id, to, &caller.name, body.reason.as_deref())
+                .transition_brief(id, to, &caller.name, body.reason.as_deref(), chrono::Utc::now())
                 .await
         }
     };
@@ -132,9 +138,10 @@ async fn transition(
         Ok(b) => Ok(Json(json!(b))),
         Err(TransitionError::NotFound(_)) => Err(ApiError::NotFound(format!("no brief {id}"))),
         Err(TransitionError::Store(e)) => Err(e.into()),
-        Err(e @ (TransitionError::ReasonRequired | TransitionError::EmptyComment)) => {
-            Err(ApiError::BadRequest(e.to_string()))
-        }
+        Err(
+            e @ (TransitionError::Refused(crate::domain::brief::BriefLifecycleError::ReasonRequired)
+            | TransitionError::EmptyComment),
+        ) => Err(ApiError::BadRequest(e.to_string())),
         Err(e) => Err(ApiError::Conflict(e.to_string())),
     }
 }

@@ -666,6 +666,15 @@ async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
             material,
             format,
         } => {
+            // Unknown words are usage errors that name the known ones.
+            let status = status
+                .map(|s| s.parse::<signalbox::domain::brief::BriefStatus>())
+                .transpose()
+                .map_err(|e| Failure::Usage(format!("{e} (new, acknowledged, decided, dismissed or closed)")))?;
+            let severity = severity
+                .map(|s| s.parse::<signalbox::domain::brief::Severity>())
+                .transpose()
+                .map_err(|e| Failure::Usage(format!("{e} (info, low, medium, high or critical)")))?;
             let f = signalbox::store::BriefFilter {
                 source,
                 provider,
@@ -686,9 +695,9 @@ async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
                     println!(
                         "{:>5} {:<9} {:<13} {:<12} {:<28} {:<17} {}",
                         b.id,
-                        b.severity,
+                        b.severity.as_str(),
                         b.category.as_deref().unwrap_or("-"),
-                        b.status,
+                        b.status.as_str(),
                         b.source,
                         b.created_at.format("%Y-%m-%d %H:%M"),
                         b.title
@@ -697,11 +706,11 @@ async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
-        BriefsCommand::Ack { id, actor } => transition(&store, id, "acknowledged", &actor, None).await,
+        BriefsCommand::Ack { id, actor } => transition(&store, id, BriefStatus::Acknowledged, &actor, None).await,
         BriefsCommand::Dismiss { id, reason, actor } => {
-            transition(&store, id, "dismissed", &actor, Some(&reason)).await
+            transition(&store, id, BriefStatus::Dismissed, &actor, Some(&reason)).await
         }
-        BriefsCommand::Close { id, actor } => transition(&store, id, "closed", &actor, None).await,
+        BriefsCommand::Close { id, actor } => transition(&store, id, BriefStatus::Closed, &actor, None).await,
         BriefsCommand::Show { id, format } => match store.brief(id).await.map_err(runtime)? {
             None => Err(Failure::Usage(format!("no brief {id}"))),
             Some(b) => {
@@ -718,8 +727,16 @@ async fn briefs(s: Settings, cmd: BriefsCommand) -> Result<(), Failure> {
     result
 }
 
-async fn transition(store: &Store, id: i64, to: &str, actor: &str, reason: Option<&str>) -> Result<(), Failure> {
-    match store.transition_brief(id, to, actor, reason).await {
+use signalbox::domain::brief::BriefStatus;
+
+async fn transition(
+    store: &Store,
+    id: i64,
+    to: signalbox::domain::brief::BriefStatus,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<(), Failure> {
+    match store.transition_brief(id, to, actor, reason, chrono::Utc::now()).await {
         Ok(b) => {
             println!("brief {} is {} ({})", b.id, b.status, b.title);
             Ok(())

@@ -13,11 +13,11 @@
 
 use super::{Action, DecisionError, Decisions, Proposal};
 use crate::config::Source;
+use crate::domain::brief::Severity;
 use crate::domain::decision::{DecisionStatus, LifecycleError};
 use crate::extract::{Normalized, StatusDoc};
 use crate::flags::FlagSet;
 use crate::store::{DecisionFilter, DecisionRecord, DecisionStoreError, NewAudit};
-use crate::triage::{SEVERITIES, severity_rank};
 use chrono::Utc;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
@@ -99,7 +99,7 @@ pub struct Playbook {
     pub category: String,
     pub component: Option<Regex>,
     pub statuses: Vec<String>,
-    pub min_severity: String,
+    pub min_severity: Severity,
     pub flag: String,
     pub env: String,
     pub action: Action,
@@ -155,7 +155,7 @@ pub struct BriefSeen<'a> {
     pub source: &'a Source,
     pub material: bool,
     pub category: Option<&'a str>,
-    pub severity: &'a str,
+    pub severity: Severity,
     /// The normalized text of the version after the change.
     pub after: &'a str,
 }
@@ -208,9 +208,13 @@ impl Playbooks {
             if !crate::triage::classify::CATEGORIES.contains(&raw.when.category.as_str()) {
                 bad(format!("unknown category `{}`", raw.when.category));
             }
-            if !SEVERITIES.contains(&raw.when.min_severity.as_str()) {
-                bad(format!("unknown severity `{}`", raw.when.min_severity));
-            }
+            let min_severity = match raw.when.min_severity.parse::<Severity>() {
+                Ok(s) => s,
+                Err(e) => {
+                    bad(e.to_string());
+                    Severity::Info
+                }
+            };
             if !environments.contains(&raw.then.env) {
                 bad(format!("environment `{}` is not configured", raw.then.env));
             }
@@ -246,7 +250,7 @@ impl Playbooks {
                 category: raw.when.category,
                 component,
                 statuses: raw.when.statuses,
-                min_severity: raw.when.min_severity,
+                min_severity,
                 flag: raw.then.flag,
                 env: raw.then.env,
                 action: raw.then.action,
@@ -338,7 +342,7 @@ impl Playbooks {
                 }
             } else if seen.material
                 && seen.category == Some(p.category.as_str())
-                && severity_rank(seen.severity) >= severity_rank(&p.min_severity)
+                && seen.severity >= p.min_severity
                 && live.is_none()
             {
                 let why = format!(

@@ -2,4 +2,5 @@
 //! time is always an argument). The store persists what these functions decide; services call
 //! them with the current time.
 
+pub mod brief;
 pub mod decision;

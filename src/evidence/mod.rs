@@ -578,10 +578,11 @@ mod tests {
                 owner: None,
                 material: true,
                 category: Some("deprecation"),
-                severity: "high",
+                severity: crate::domain::brief::Severity::High,
                 title: "acme-large retires on 2027-01-05",
                 body: json!({"title": "acme-large retires on 2027-01-05", "facts": []}),
                 threads: Vec::new(),
+                now: Utc::now(),
             })
             .await
             .unwrap();

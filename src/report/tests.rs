@@ -75,10 +75,11 @@ async fn brief(store: &Store, n: usize, s: Seed<'_>) -> i64 {
             owner: None,
             material: s.material,
             category: Some(s.category),
-            severity: s.severity,
+            severity: s.severity.parse().unwrap(),
             title: s.title,
             body: s.body,
             threads: Vec::new(),
+            now: Utc::now(),
         })
         .await
         .unwrap()
@@ -157,7 +158,13 @@ async fn seeded() -> (tempfile::TempDir, Store, i64) {
     )
     .await;
     store
-        .transition_brief(dismissed, "dismissed", "alice", Some("not for us"))
+        .transition_brief(
+            dismissed,
+            crate::domain::brief::BriefStatus::Dismissed,
+            "alice",
+            Some("not for us"),
+            Utc::now(),
+        )
         .await
         .unwrap();
     let d = store
@@ -197,7 +204,7 @@ async fn gathering_counts_changes_decisions_deadlines_and_price_rises() {
         .unwrap();
     assert_eq!(acme_dep.counts, [0, 1, 0, 0, 0], "critical, high, medium, low, info");
     assert_eq!(r.matrix.iter().map(|m| m.total).sum::<usize>(), 4);
-    assert_eq!(r.material_briefs[0].severity, "critical", "most severe first");
+    assert_eq!(r.material_briefs[0].severity.as_str(), "critical", "most severe first");
     assert_eq!(r.decisions.len(), 1);
     assert_eq!(r.decisions[0].proposed_by, "alice");
     assert_eq!(r.decisions[0].approved_by, ["bob"]);

@@ -1,7 +1,9 @@
-//! Briefs: the SQLite side.
+//! Briefs: the SQLite side. Which transitions are allowed and when severity moves are
+//! `domain::brief`'s rules; the caller passes the time.
 
 use super::audit::{NewAudit, append};
 use super::{Store, StoreError, from_millis, to_millis};
+use crate::domain::brief::{self as lifecycle, BriefLifecycleError, BriefStatus, Severity};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -16,9 +18,9 @@ pub struct BriefRecord {
     pub owner: Option<String>,
     pub material: bool,
     pub category: Option<String>,
-    pub severity: String,
+    pub severity: Severity,
     pub title: String,
-    pub status: String,
+    pub status: BriefStatus,
     pub assignee: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The whole brief (facts, what breaks, action, diff); only in single-brief views.
@@ -33,12 +35,13 @@ pub struct NewBrief<'a> {
     pub owner: Option<&'a str>,
     pub material: bool,
     pub category: Option<&'a str>,
-    pub severity: &'a str,
+    pub severity: Severity,
     pub title: &'a str,
     pub body: serde_json::Value,
     /// The status incidents and maintenances the brief is about (`incident:<id>`), so that later
     /// updates find it.
     pub threads: Vec<String>,
+    pub now: DateTime<Utc>,
 }
 
 /// Filters of `briefs list`; `None` means any.
@@ -46,8 +49,8 @@ pub struct NewBrief<'a> {
 pub struct BriefFilter {
     pub source: Option<String>,
     pub provider: Option<String>,
-    pub status: Option<String>,
-    pub severity: Option<String>,
+    pub status: Option<BriefStatus>,
+    pub severity: Option<Severity>,
     pub material: Option<bool>,
     pub category: Option<String>,
     pub assignee: Option<String>,
@@ -56,8 +59,14 @@ pub struct BriefFilter {
     pub since: Option<DateTime<Utc>>,
 }
 
-fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> BriefRecord {
-    BriefRecord {
+/// A stored value the domain does not know: the row is corrupt, or from a newer version.
+fn typed<T: std::str::FromStr<Err = crate::domain::decision::UnknownValue>>(raw: String) -> Result<T, StoreError> {
+    raw.parse()
+        .map_err(|e: crate::domain::decision::UnknownValue| StoreError::Corrupt(e.to_string()))
+}
+
+fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> Result<BriefRecord, StoreError> {
+    Ok(BriefRecord {
         id: r.get("id"),
         change: r.get("change_id"),
         source: r.get("source_id"),
@@ -65,13 +74,13 @@ fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> BriefRecord {
         owner: r.get("owner"),
         material: r.get::<i64, _>("material") != 0,
         category: r.get("category"),
-        severity: r.get("severity"),
+        severity: typed(r.get("severity"))?,
         title: r.get("title"),
-        status: r.get("status"),
+        status: typed(r.get("status"))?,
         assignee: r.get("assignee"),
         created_at: from_millis(r.get("created_at")),
         brief: with_body.then(|| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default()),
-    }
+    })
 }
 
 impl Store {
@@ -92,21 +101,21 @@ impl Store {
         .bind(b.owner)
         .bind(b.material as i64)
         .bind(b.category)
-        .bind(b.severity)
+        .bind(b.severity.as_str())
         .bind(b.title)
         .bind(b.body.to_string())
-        .bind(to_millis(Utc::now()))
+        .bind(to_millis(b.now))
         .fetch_one(&mut *tx)
         .await?
         .get("id");
         sqlx::query("UPDATE changes SET triaged_at = ? WHERE id = ?")
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(b.now))
             .bind(b.change_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, to_status) VALUES (?, ?, 'system', 'created', 'new')")
             .bind(id)
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(b.now))
             .execute(&mut *tx)
             .await?;
         for thread in &b.threads {
@@ -159,12 +168,13 @@ impl Store {
         source: &str,
         threads: &[String],
         detail: &str,
+        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         if already_triaged(&mut tx, change_id).await?.is_some() {
             return Ok(false);
         }
-        let now = to_millis(Utc::now());
+        let now = to_millis(now);
         sqlx::query(
             "INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, 'system', 'update', ?)",
         )
@@ -222,8 +232,8 @@ impl Store {
         )
         .bind(&f.source)
         .bind(&f.provider)
-        .bind(&f.status)
-        .bind(&f.severity)
+        .bind(f.status.map(BriefStatus::as_str))
+        .bind(f.severity.map(Severity::as_str))
         .bind(f.material.map(|m| m as i64))
         .bind(&f.category)
         .bind(&f.assignee)
@@ -231,7 +241,7 @@ impl Store {
         .bind(f.since.map(to_millis))
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.iter().map(|r| brief_from_row(r, with_body)).collect())
+        rows.iter().map(|r| brief_from_row(r, with_body)).collect()
     }
 
     pub async fn brief(&self, id: i64) -> Result<Option<BriefRecord>, StoreError> {
@@ -239,7 +249,7 @@ impl Store {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.as_ref().map(|r| brief_from_row(r, true)))
+        row.as_ref().map(|r| brief_from_row(r, true)).transpose()
     }
 }
 
@@ -272,25 +282,13 @@ pub struct BriefEvent {
     pub detail: Option<String>,
 }
 
-/// The lifecycle: new → acknowledged → decided or dismissed → closed (a new brief may also be
-/// dismissed or decided directly).
-pub fn allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("new", "acknowledged")
-            | ("new" | "acknowledged", "decided" | "dismissed")
-            | ("decided" | "dismissed", "closed")
-    )
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum TransitionError {
     #[error("no brief {0}")]
     NotFound(i64),
-    #[error("a {from} brief cannot become {to}")]
-    NotAllowed { from: String, to: String },
-    #[error("dismissing a brief needs a reason")]
-    ReasonRequired,
+    /// The lifecycle refused the step (not allowed from here, a dismissal without a reason).
+    #[error(transparent)]
+    Refused(#[from] BriefLifecycleError),
     #[error("a comment needs some text")]
     EmptyComment,
     #[error(transparent)]
@@ -302,12 +300,14 @@ impl Store {
     pub async fn transition_brief(
         &self,
         id: i64,
-        to: &str,
+        to: BriefStatus,
         actor: &str,
         detail: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<BriefRecord, TransitionError> {
-        if to == "dismissed" && detail.is_none_or(|d| d.trim().is_empty()) {
-            return Err(TransitionError::ReasonRequired);
+        if to == BriefStatus::Dismissed {
+            // Refused before any work: a dismissal needs its reason whatever the status.
+            lifecycle::transition(BriefStatus::New, to, detail)?;
         }
         let mut tx = self
             .pool()
@@ -321,14 +321,10 @@ impl Store {
             .map_err(StoreError::from)?
             .ok_or(TransitionError::NotFound(id))?
             .get("status");
-        if !allowed(&from, to) {
-            return Err(TransitionError::NotAllowed {
-                from,
-                to: to.to_owned(),
-            });
-        }
+        let from: BriefStatus = typed(from)?;
+        lifecycle::transition(from, to, detail)?;
         sqlx::query("UPDATE briefs SET status = ? WHERE id = ?")
-            .bind(to)
+            .bind(to.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -337,11 +333,11 @@ impl Store {
             "INSERT INTO brief_events (brief_id, at, actor, action, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
-        .bind(to_millis(Utc::now()))
+        .bind(to_millis(now))
         .bind(actor)
-        .bind(to)
-        .bind(&from)
-        .bind(to)
+        .bind(to.as_str())
+        .bind(from.as_str())
+        .bind(to.as_str())
         .bind(detail)
         .execute(&mut *tx)
         .await
@@ -363,26 +359,37 @@ impl Store {
 
     /// Raises (or lowers) a brief's severity, recorded as an event by `actor` (`system` for the
     /// daily deadline check).
-    pub async fn set_brief_severity(&self, id: i64, severity: &str, actor: &str, why: &str) -> Result<(), StoreError> {
+    /// `only_up`: the clock only raises (a person may lower).
+    pub async fn set_brief_severity(
+        &self,
+        id: i64,
+        severity: Severity,
+        only_up: bool,
+        actor: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let old: Option<String> = sqlx::query("SELECT severity FROM briefs WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
             .map(|r| r.get("severity"));
-        if old.as_deref() == Some(severity) || old.is_none() {
-            return Ok(());
-        }
+        let Some(old) = old else { return Ok(false) };
+        let old: Severity = typed(old)?;
+        let Some(severity) = lifecycle::reseverity(old, severity, only_up) else {
+            return Ok(false);
+        };
         sqlx::query("UPDATE briefs SET severity = ? WHERE id = ?")
-            .bind(severity)
+            .bind(severity.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, ?, 'severity', ?)")
             .bind(id)
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(now))
             .bind(actor)
-            .bind(format!("{} → {severity}: {why}", old.as_deref().unwrap_or_default()))
+            .bind(format!("{old} → {severity}: {why}"))
             .execute(&mut *tx)
             .await?;
         append(
@@ -397,7 +404,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Assigns a brief to someone (or, with `None`, unassigns it).
@@ -406,6 +413,7 @@ impl Store {
         id: i64,
         assignee: Option<&str>,
         actor: &str,
+        now: DateTime<Utc>,
     ) -> Result<BriefRecord, TransitionError> {
         let mut tx = self
             .pool()
@@ -425,7 +433,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        self.brief_note(&mut tx, id, actor, "assigned", assignee.unwrap_or("nobody"))
+        self.brief_note(&mut tx, id, actor, "assigned", assignee.unwrap_or("nobody"), now)
             .await?;
         append(
             &mut tx,
@@ -443,7 +451,13 @@ impl Store {
     }
 
     /// Adds a comment to a brief's history.
-    pub async fn comment_brief(&self, id: i64, text: &str, actor: &str) -> Result<BriefRecord, TransitionError> {
+    pub async fn comment_brief(
+        &self,
+        id: i64,
+        text: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<BriefRecord, TransitionError> {
         if text.trim().is_empty() {
             return Err(TransitionError::EmptyComment);
         }
@@ -461,7 +475,7 @@ impl Store {
         {
             return Err(TransitionError::NotFound(id));
         }
-        self.brief_note(&mut tx, id, actor, "comment", text).await?;
+        self.brief_note(&mut tx, id, actor, "comment", text, now).await?;
         append(
             &mut tx,
             &NewAudit::new(actor, "brief.commented", "brief", id, serde_json::json!({"text": text})),
@@ -478,10 +492,11 @@ impl Store {
         actor: &str,
         action: &str,
         detail: &str,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)")
             .bind(id)
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(now))
             .bind(actor)
             .bind(action)
             .bind(detail)
@@ -514,6 +529,6 @@ impl Store {
             sqlx::query("SELECT * FROM briefs WHERE status IN ('new', 'acknowledged', 'decided') AND material = 1")
                 .fetch_all(self.pool())
                 .await?;
-        Ok(rows.iter().map(|r| brief_from_row(r, true)).collect())
+        rows.iter().map(|r| brief_from_row(r, true)).collect()
     }
 }

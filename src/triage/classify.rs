@@ -4,6 +4,7 @@
 
 use super::facts::Fact;
 use crate::config::DocType;
+use crate::domain::brief::Severity;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -247,19 +248,19 @@ pub fn only_lowered(facts: &[Fact], kind: &str) -> bool {
 }
 
 /// Severity from what the change does; raised later when it touches what we use.
-pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> &'static str {
+pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> Severity {
     match category {
-        "deprecation" if facts.iter().any(|f| matches!(f.kind, "retirement" | "deprecation")) => "high",
-        "deprecation" => "medium",
-        "incident" => "high",
+        "deprecation" if facts.iter().any(|f| matches!(f.kind, "retirement" | "deprecation")) => Severity::High,
+        "deprecation" => Severity::Medium,
+        "incident" => Severity::High,
         "pricing" => {
             let increase = facts.iter().any(|f| match (f.old.as_deref(), f.new.as_deref()) {
                 (Some(o), Some(n)) => n.parse::<f64>().unwrap_or(0.0) > o.parse::<f64>().unwrap_or(0.0),
                 _ => false,
             });
-            if increase { "high" } else { "medium" }
+            if increase { Severity::High } else { Severity::Medium }
         }
-        "policy" if changed_lines > 40 => "high",
+        "policy" if changed_lines > 40 => Severity::High,
         // A new prohibition is what gets an account suspended; a new option or a provider's
         // commitment is worth reading, not urgent.
         "policy"
@@ -267,12 +268,12 @@ pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> &'stati
                 f.kind == "policy_clause_added" && f.new.as_deref().is_some_and(|c| PROHIBITION.is_match(c))
             }) =>
         {
-            "high"
+            Severity::High
         }
         // Limits raised and none lowered: more room, nothing to do.
-        "rate_limit" if only_raised(facts, "rate_limit") => "low",
-        "policy" | "rate_limit" | "model_launch" => "medium",
-        "capability" => "low",
-        _ => "low",
+        "rate_limit" if only_raised(facts, "rate_limit") => Severity::Low,
+        "policy" | "rate_limit" | "model_launch" => Severity::Medium,
+        "capability" => Severity::Low,
+        _ => Severity::Low,
     }
 }

@@ -18,6 +18,7 @@ pub mod structure;
 
 use crate::config::DocType;
 use crate::diff::{LineOp, text_diff};
+use crate::domain::brief::Severity;
 use crate::flags::FlagSet;
 use facts::Fact;
 use serde::Serialize;
@@ -49,7 +50,7 @@ pub struct Brief {
     pub material: bool,
     pub category: Option<&'static str>,
     pub categories: Vec<&'static str>,
-    pub severity: &'static str,
+    pub severity: Severity,
     pub title: String,
     pub what_changed: Vec<String>,
     pub what_breaks: Vec<String>,
@@ -66,14 +67,6 @@ fn shorten(text: &str, max: usize) -> String {
     let cut: String = text.chars().take(max).collect();
     let at = cut.rfind(' ').filter(|&i| i > max / 2).unwrap_or(cut.len());
     format!("{}…", cut[..at].trim_end_matches([',', ';', ':', ' ']))
-}
-
-/// Severities from least to most urgent.
-pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
-
-/// A severity's place in [`SEVERITIES`]; unknown words rank lowest.
-pub fn severity_rank(severity: &str) -> usize {
-    SEVERITIES.iter().position(|s| *s == severity).unwrap_or(0)
 }
 
 /// A normalized feed as readable text: one section per entry, title then summary.
@@ -150,7 +143,7 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
             material: false,
             category: None,
             categories: Vec::new(),
-            severity: "info",
+            severity: Severity::Info,
             title: format!(
                 "Cosmetic edit of a {} document from {provider}",
                 ctx.doc_type.map(|d| d.as_str()).unwrap_or("watched")
@@ -179,9 +172,13 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         || (category == "pricing" && classify::only_lowered(&facts, "price"));
     let model_hit = !good_news && !what_breaks.is_empty() && facts.iter().any(|f| f.subject.is_some());
     if model_hit && category == "deprecation" {
-        severity = if within_days(&facts, 30) { "critical" } else { "high" };
-    } else if model_hit && matches!(severity, "low" | "medium") {
-        severity = "high";
+        severity = if within_days(&facts, 30) {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+    } else if model_hit && matches!(severity, Severity::Low | Severity::Medium) {
+        severity = Severity::High;
     }
     let mut what_changed = describe(&facts, &changed);
     if facts.is_empty() && !reading.notes.is_empty() {
@@ -334,7 +331,7 @@ fn status_brief(facts: Vec<Fact>, ctx: &Context<'_>, provider: &str, diff: DiffS
         && facts
             .iter()
             .all(|f| f.kind == "maintenance" || f.new.as_deref() == Some("maintenance"));
-    let recovered = severity == "info";
+    let recovered = severity == Severity::Info;
     Brief {
         material: !facts.is_empty(),
         category: (!facts.is_empty()).then_some("incident"),

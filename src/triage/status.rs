@@ -268,7 +268,7 @@ pub fn thread(before: &str, after: &str) -> Option<Thread> {
 
 /// How bad a status change is: the worst new component state or open incident impact; a
 /// maintenance is low.
-pub fn severity(facts: &[Fact], in_use: bool) -> &'static str {
+pub fn severity(facts: &[Fact], in_use: bool) -> crate::domain::brief::Severity {
     let worst = facts
         .iter()
         .filter(|f| !matches!(f.field.as_deref(), Some("resolved" | "deescalated")))
@@ -286,12 +286,12 @@ pub fn severity(facts: &[Fact], in_use: bool) -> &'static str {
         .iter()
         .any(|f| f.kind == "maintenance" && f.field.as_deref() != Some("completed"));
     match (worst, in_use) {
-        (3, true) => "critical",
-        (3, false) | (2, true) => "high",
-        (2, false) => "medium",
-        (1, _) => "low",
-        _ if maintenance => "low",
-        _ => "info",
+        (3, true) => crate::domain::brief::Severity::Critical,
+        (3, false) | (2, true) => crate::domain::brief::Severity::High,
+        (2, false) => crate::domain::brief::Severity::Medium,
+        (1, _) => crate::domain::brief::Severity::Low,
+        _ if maintenance => crate::domain::brief::Severity::Low,
+        _ => crate::domain::brief::Severity::Info,
     }
 }
 
@@ -415,7 +415,7 @@ mod tests {
         assert_eq!(f[0].kind, "maintenance");
         assert_eq!(f[0].field.as_deref(), Some("scheduled"));
         assert_eq!(f[0].date.as_deref(), Some("2026-02-01"));
-        assert_eq!(severity(&f, true), "low");
+        assert_eq!(severity(&f, true), crate::domain::brief::Severity::Low);
         let t = thread(&scheduled, &running).unwrap();
         assert!(!t.news, "{t:?}");
         assert_eq!(t.keys, ["maintenance:m1"]);

@@ -61,7 +61,7 @@ fn a_price_table_with_a_moved_row_and_a_changed_cell() {
         [("price", Some("acme-small-3"), Some("0.8"), Some("1"), None)]
     );
     assert_eq!(b.facts[0].field.as_deref(), Some("output"));
-    assert_eq!(b.severity, "high", "a price rise");
+    assert_eq!(b.severity.as_str(), "high", "a price rise");
     // Only the order changed: nothing to say.
     let moved = "# Pricing\n\nPrices per 1M tokens.\n\n| Model | Input | Cached input | Output |\n|---|---|---|---|\n| acme-nano-3 | $0.05 | $0.01 | $0.20 |\n| acme-large-3 | $2 | $0.5 | $8 |\n| acme-small-3 | $0.20 | $0.05 | $0.80 |\n";
     assert!(!brief(PRICES, moved, DocType::Pricing).material);
@@ -447,7 +447,7 @@ fn a_list_item_under_a_prohibiting_heading_is_a_clause() {
             .unwrap()
             .contains("Run automated intrusion campaigns")
     );
-    assert_eq!(b.severity, "high");
+    assert_eq!(b.severity.as_str(), "high");
 }
 
 #[test]
@@ -719,7 +719,7 @@ fn a_price_edited_in_a_wrapped_sentence_names_the_paragraphs_model_and_the_price
     };
     let b = brief(&page("$3"), &page("$5"), DocType::Pricing);
     assert_eq!(b.category, Some("pricing"));
-    assert_eq!(b.severity, "high", "a rise");
+    assert_eq!(b.severity.as_str(), "high", "a rise");
     assert_eq!(b.facts.len(), 1, "{:?}", b.facts);
     let f = &b.facts[0];
     assert_eq!(
@@ -766,7 +766,7 @@ fn a_tier_table_on_one_models_page_is_that_models_and_a_raise_is_low() {
     };
     let b = brief(&page("30,000"), &page("60,000"), DocType::RateLimits);
     assert_eq!(b.category, Some("rate_limit"));
-    assert_eq!(b.severity, "low", "more room is not urgent");
+    assert_eq!(b.severity.as_str(), "low", "more room is not urgent");
     let f = &b.facts[0];
     assert_eq!(
         (
@@ -786,5 +786,5 @@ fn a_tier_table_on_one_models_page_is_that_models_and_a_raise_is_low() {
     );
     // Lowered, it is worth a look.
     let b = brief(&page("60,000"), &page("30,000"), DocType::RateLimits);
-    assert_eq!(b.severity, "medium");
+    assert_eq!(b.severity.as_str(), "medium");
 }

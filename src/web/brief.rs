@@ -164,33 +164,42 @@ async fn act(
     let (result, done) = match action.as_str() {
         "assign" => {
             let who = f.assignee.as_deref().map(str::trim).filter(|a| !a.is_empty());
-            (st.store.assign_brief(id, who, name).await, "assigned")
+            (
+                st.store.assign_brief(id, who, name, chrono::Utc::now()).await,
+                "assigned",
+            )
         }
         "comment" => (
             st.store
-                .comment_brief(id, f.text.as_deref().unwrap_or_default(), name)
+                .comment_brief(id, f.text.as_deref().unwrap_or_default(), name, chrono::Utc::now())
                 .await,
             "commented",
         ),
         other => {
             let to = match other {
-                "acknowledge" => "acknowledged",
-                "decide" => "decided",
-                "dismiss" => "dismissed",
-                "close" => "closed",
+                "acknowledge" => crate::domain::brief::BriefStatus::Acknowledged,
+                "decide" => crate::domain::brief::BriefStatus::Decided,
+                "dismiss" => crate::domain::brief::BriefStatus::Dismissed,
+                "close" => crate::domain::brief::BriefStatus::Closed,
                 other => return Err(WebError::NotFound(format!("no brief action `{other}`"))),
             };
             let reason = f.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
-            (st.store.transition_brief(id, to, name, reason).await, to)
+            (
+                st.store
+                    .transition_brief(id, to, name, reason, chrono::Utc::now())
+                    .await,
+                to.as_str(),
+            )
         }
     };
     let error = match result {
         Ok(_) => return Ok(redirect_with(&format!("/briefs/{id}"), done)),
         Err(TransitionError::NotFound(_)) => return Err(WebError::NotFound(format!("no brief {id}"))),
         Err(TransitionError::Store(e)) => return Err(e.into()),
-        Err(e @ (TransitionError::ReasonRequired | TransitionError::EmptyComment)) => {
-            WebError::BadRequest(e.to_string())
-        }
+        Err(
+            e @ (TransitionError::Refused(crate::domain::brief::BriefLifecycleError::ReasonRequired)
+            | TransitionError::EmptyComment),
+        ) => WebError::BadRequest(e.to_string()),
         Err(e) => WebError::Conflict(e.to_string()),
     };
     let (status, message) = shown(error)?;

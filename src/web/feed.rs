@@ -4,9 +4,9 @@
 use super::session::{TrustedPeer, Viewer};
 use crate::api::AppState;
 use crate::auth::Scope;
+use crate::domain::brief::Severity;
 use crate::report::escape_xml;
 use crate::store::{BriefFilter, BriefRecord};
-use crate::triage::severity_rank;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -88,7 +88,7 @@ pub fn atom(base: &str, self_href: &str, title: &str, entries: &[Entry<'_>], now
         x.push_str(&format!("    <id>urn:signalbox:brief:{}</id>\n", b.id));
         x.push_str(&format!(
             "    <title>[{}] {}</title>\n",
-            escape_xml(&b.severity),
+            escape_xml(b.severity.as_str()),
             escape_xml(&b.title)
         ));
         x.push_str(&format!("    <updated>{}</updated>\n", rfc3339(b.created_at)));
@@ -147,7 +147,7 @@ async fn feed(State(st): State<AppState>, Query(q): Query<FeedQuery>, req: Reque
         return unauthorized("sign in, or add ?token= with a briefs:write token");
     }
     let min = match q.severity.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) if crate::triage::SEVERITIES.contains(&s) => Some(severity_rank(s)),
+        Some(s) if s.parse::<Severity>().is_ok() => s.parse::<Severity>().ok(),
         Some(s) => {
             return (
                 StatusCode::BAD_REQUEST,
@@ -177,7 +177,7 @@ async fn feed(State(st): State<AppState>, Query(q): Query<FeedQuery>, req: Reque
     let mut picked = Vec::new();
     for b in briefs
         .into_iter()
-        .filter(|b| min.is_none_or(|m| severity_rank(&b.severity) >= m))
+        .filter(|b| min.is_none_or(|m| b.severity >= m))
         .take(LIMIT)
     {
         let body = b.brief.clone().unwrap_or(Value::Null);
@@ -249,9 +249,9 @@ mod tests {
             owner: None,
             material: true,
             category: Some("pricing".into()),
-            severity: severity.into(),
+            severity: severity.parse().unwrap(),
             title: title.into(),
-            status: "new".into(),
+            status: crate::domain::brief::BriefStatus::New,
             assignee: None,
             created_at: DateTime::from_timestamp(1_767_225_600 + id * 3600, 0).unwrap(),
             brief: None,

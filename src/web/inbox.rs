@@ -3,8 +3,8 @@
 use super::session::Viewer;
 use super::{WebError, page};
 use crate::api::AppState;
+use crate::domain::brief::{BriefStatus, Severity};
 use crate::store::BriefFilter;
-use crate::triage::severity_rank;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -62,20 +62,36 @@ pub fn facts_in_short(body: &Value) -> String {
 
 async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filters>) -> Result<Response, WebError> {
     let status = nonempty(q.status).unwrap_or_else(|| "open".into());
+    // `open`, `all` or one status; a word that is none of them matches nothing.
+    let (wanted, unknown) = match status.as_str() {
+        "open" | "all" => (None, false),
+        s => match s.parse::<BriefStatus>() {
+            Ok(st) => (Some(st), false),
+            Err(_) => (None, true),
+        },
+    };
+    let severity: Option<Severity> = nonempty(q.severity.clone())
+        .map(|s| s.parse().ok())
+        .map(|s| s.unwrap_or(Severity::Info));
+    let severity_unknown = nonempty(q.severity.clone()).is_some_and(|s| s.parse::<Severity>().is_err());
     let all = st
         .store
         .briefs_with_bodies(&BriefFilter {
             provider: nonempty(q.provider.clone()),
-            status: (!matches!(status.as_str(), "open" | "all")).then(|| status.clone()),
+            status: wanted,
             material: Some(true),
             category: nonempty(q.category.clone()),
             owner: nonempty(q.owner.clone()),
             ..Default::default()
         })
         .await?;
-    let open = |s: &str| matches!(s, "new" | "acknowledged");
+    let open = |s: BriefStatus| s.awaiting_triage();
     let mut rows = Vec::new();
-    for b in all.iter().filter(|b| status != "open" || open(&b.status)) {
+    for b in all
+        .iter()
+        .filter(|_| !unknown && !severity_unknown)
+        .filter(|b| status != "open" || open(b.status))
+    {
         let body = b.brief.as_ref().unwrap_or(&Value::Null);
         let affects: Vec<&str> = body["what_breaks"]
             .as_array()
@@ -87,7 +103,7 @@ async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filte
         if nonempty(q.env.clone()).is_some() && affects.is_empty() {
             continue;
         }
-        if nonempty(q.severity.clone()).is_some_and(|s| s != b.severity) {
+        if severity.is_some_and(|s| s != b.severity) {
             continue;
         }
         rows.push((
@@ -98,14 +114,14 @@ async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filte
     }
     // Most severe first; among equals, whoever has waited longest.
     rows.sort_by(|a, b| {
-        severity_rank(&b.0.severity)
-            .cmp(&severity_rank(&a.0.severity))
+        b.0.severity
+            .cmp(&a.0.severity)
             .then(a.0.created_at.cmp(&b.0.created_at))
     });
-    let mut counts: Vec<Value> = crate::triage::SEVERITIES
+    let mut counts: Vec<Value> = Severity::ALL
         .iter()
         .rev()
-        .map(|sev| json!({"severity": sev, "count": all.iter().filter(|b| open(&b.status) && b.severity == *sev).count()}))
+        .map(|sev| json!({"severity": sev, "count": all.iter().filter(|b| open(b.status) && b.severity == *sev).count()}))
         .collect();
     counts.retain(|c| c["count"] != 0);
     let states = st.store.states().await?;

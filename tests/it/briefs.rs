@@ -242,7 +242,7 @@ async fn a_deadline_that_comes_closer_raises_the_severity() {
     assert_eq!(writer.run_once().await.unwrap(), 1);
     let store = &app.watcher.store;
     let b = store.briefs(&Default::default()).await.unwrap().remove(0);
-    assert_eq!(b.severity, "high");
+    assert_eq!(b.severity.as_str(), "high");
     // Nothing changes while the date is far; 20 days before it, the brief is critical.
     assert_eq!(
         writer
@@ -258,7 +258,7 @@ async fn a_deadline_that_comes_closer_raises_the_severity() {
             .unwrap(),
         1
     );
-    assert_eq!(store.brief(b.id).await.unwrap().unwrap().severity, "critical");
+    assert_eq!(store.brief(b.id).await.unwrap().unwrap().severity.as_str(), "critical");
     let events = store.brief_events(b.id).await.unwrap();
     assert_eq!(events.last().unwrap().action, "severity");
     assert!(
@@ -300,7 +300,7 @@ async fn an_outage_of_a_provider_in_use_is_a_critical_incident_brief_and_its_rec
     list.reverse();
     let outage = store.brief(list[0].id).await.unwrap().unwrap();
     assert_eq!(outage.category.as_deref(), Some("incident"));
-    assert_eq!(outage.severity, "critical", "{outage:?}");
+    assert_eq!(outage.severity.as_str(), "critical", "{outage:?}");
     let body = outage.brief.unwrap();
     assert!(
         body["facts"]

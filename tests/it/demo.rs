@@ -94,7 +94,7 @@ async fn the_demo_runs_its_whole_story_offline() {
             &Value::from("per 1M tokens")
         )
     );
-    assert_eq!(b[0].severity, "high");
+    assert_eq!(b[0].severity.as_str(), "high");
 
     // 4. The new prohibition: a policy brief, high, quoting the clause.
     let b = material(step("policy"));

@@ -143,7 +143,13 @@ async fn scenario() -> Scenario {
     let store = &app.watcher.store;
     let brief = store.briefs(&Default::default()).await.unwrap()[0].id;
     store
-        .transition_brief(brief, "acknowledged", "alice", None)
+        .transition_brief(
+            brief,
+            signalbox::domain::brief::BriefStatus::Acknowledged,
+            "alice",
+            None,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     Scenario {

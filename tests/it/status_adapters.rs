@@ -169,7 +169,7 @@ async fn a_status_feed_through_an_outage_a_recovery_and_a_platform_move() {
         material,
         [(true, Some("incident")), (true, Some("incident")), (false, None)]
     );
-    assert_eq!(briefs[0].severity, "high", "{:?}", briefs[0]);
+    assert_eq!(briefs[0].severity.as_str(), "high", "{:?}", briefs[0]);
     // The same facts as a Statuspage: the component's transition and the incident.
     let body = app
         .watcher

@@ -82,10 +82,11 @@ async fn brief(
             owner: None,
             material: true,
             category: Some(category),
-            severity,
+            severity: severity.parse().unwrap(),
             title,
             body,
             threads: Vec::new(),
+            now: Utc::now(),
         })
         .await
         .unwrap()
