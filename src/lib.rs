@@ -8,6 +8,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod briefs;
+pub mod clock;
 pub mod config;
 pub mod decisions;
 pub mod demo;

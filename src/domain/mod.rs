@@ -4,3 +4,9 @@
 
 pub mod brief;
 pub mod decision;
+
+/// The time, for the layers that may not read it themselves (the store): services pass the
+/// system's, tests a fixed one.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+}

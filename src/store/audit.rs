@@ -52,13 +52,17 @@ pub struct AuditFilter {
 }
 
 /// Appends one event after the chain's current head, on the caller's transaction.
-pub(crate) async fn append(conn: &mut SqliteConnection, e: &NewAudit<'_>) -> Result<AuditEvent, StoreError> {
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    e: &NewAudit<'_>,
+    at: DateTime<Utc>,
+) -> Result<AuditEvent, StoreError> {
     let prev: String = sqlx::query("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| r.get("hash"))
         .unwrap_or_else(|| GENESIS.to_owned());
-    let at = from_millis(to_millis(Utc::now()));
+    let at = from_millis(to_millis(at));
     let payload_text = e.payload.to_string();
     let hash = event_hash(
         &prev,
@@ -118,7 +122,7 @@ impl Store {
     /// Records an event that is not part of another write (a reload, a token made by the CLI).
     pub async fn audit(&self, e: NewAudit<'_>) -> Result<AuditEvent, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let ev = append(&mut tx, &e).await?;
+        let ev = append(&mut tx, &e, self.now()).await?;
         tx.commit().await?;
         Ok(ev)
     }

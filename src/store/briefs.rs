@@ -136,6 +136,7 @@ impl Store {
                 serde_json::json!({"change": b.change_id, "source": b.source, "provider": b.provider,
                     "material": b.material, "category": b.category, "severity": b.severity, "title": b.title}),
             ),
+            b.now,
         )
         .await?;
         tx.commit().await?;
@@ -174,17 +175,17 @@ impl Store {
         if already_triaged(&mut tx, change_id).await?.is_some() {
             return Ok(false);
         }
-        let now = to_millis(now);
+        let now_ms = to_millis(now);
         sqlx::query(
             "INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, 'system', 'update', ?)",
         )
         .bind(brief_id)
-        .bind(now)
+        .bind(now_ms)
         .bind(detail)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE changes SET triaged_at = ? WHERE id = ?")
-            .bind(now)
+            .bind(now_ms)
             .bind(change_id)
             .execute(&mut *tx)
             .await?;
@@ -205,6 +206,7 @@ impl Store {
                 brief_id,
                 serde_json::json!({"change": change_id, "update": detail}),
             ),
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -351,6 +353,7 @@ impl Store {
                 id,
                 serde_json::json!({"from": from, "to": to, "reason": detail}),
             ),
+            now,
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -401,6 +404,7 @@ impl Store {
                 id,
                 serde_json::json!({"from": old, "to": severity, "why": why}),
             ),
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -444,6 +448,7 @@ impl Store {
                 id,
                 serde_json::json!({"from": old, "to": assignee}),
             ),
+            now,
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -479,6 +484,7 @@ impl Store {
         append(
             &mut tx,
             &NewAudit::new(actor, "brief.commented", "brief", id, serde_json::json!({"text": text})),
+            now,
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;

@@ -117,7 +117,7 @@ fn vote_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Vote, StoreError> {
 }
 
 /// Writes what a transition decided: the decision's moving columns, its new vote, its events.
-async fn save(conn: &mut SqliteConnection, t: &Transition) -> Result<(), DecisionStoreError> {
+async fn save(conn: &mut SqliteConnection, t: &Transition, at: DateTime<Utc>) -> Result<(), DecisionStoreError> {
     let d = &t.decision;
     sqlx::query(
         "UPDATE decisions SET status = ?, applied_at = ?, ended_at = ?, ended_by = ?, end_reason = ?, revert_at = ?
@@ -146,6 +146,7 @@ async fn save(conn: &mut SqliteConnection, t: &Transition) -> Result<(), Decisio
         append(
             &mut *conn,
             &NewAudit::new(&e.actor, &e.action, "decision", e.decision, e.payload.clone()),
+            at,
         )
         .await?;
     }
@@ -198,7 +199,12 @@ impl Store {
         .get("id");
         let d = load(&mut tx, id).await?;
         let e = crate::domain::decision::proposed(&d);
-        append(&mut tx, &NewAudit::new(&e.actor, &e.action, "decision", id, e.payload)).await?;
+        append(
+            &mut tx,
+            &NewAudit::new(&e.actor, &e.action, "decision", id, e.payload),
+            n.now,
+        )
+        .await?;
         if let Some(mut e) = also {
             for (k, v) in [
                 ("decision", json!(d.id)),
@@ -209,7 +215,7 @@ impl Store {
             ] {
                 e.payload[k] = v;
             }
-            append(&mut tx, &e).await?;
+            append(&mut tx, &e, n.now).await?;
         }
         tx.commit().await?;
         Ok(d)
@@ -242,7 +248,7 @@ impl Store {
         let transitions = rule(&d, &active)?;
         // The old decisions end before the new one starts, in the audit as in time.
         for t in transitions.iter().skip(1).chain(transitions.first()) {
-            save(&mut tx, t).await?;
+            save(&mut tx, t, self.now()).await?;
         }
         let d = load(&mut tx, id).await?;
         tx.commit().await?;

@@ -71,7 +71,7 @@ impl Store {
     /// Queues deliveries and moves the sink's cursor to `cursor`, together.
     pub async fn enqueue_deliveries(&self, sink: &str, cursor: i64, new: &[NewDelivery]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let now = to_millis(Utc::now());
+        let now = to_millis(self.now());
         for d in new {
             sqlx::query(
                 "INSERT OR IGNORE INTO notify_deliveries (sink, audit_id, event, msg_id, payload, status, next_attempt_at, created_at)
@@ -128,7 +128,7 @@ impl Store {
         error: Option<&str>,
         next: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let now = to_millis(Utc::now());
+        let now = to_millis(self.now());
         sqlx::query(
             "UPDATE notify_deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
                     next_attempt_at = COALESCE(?, next_attempt_at),

@@ -10,6 +10,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Where the store's own timestamps come from (sessions, tokens, audit events not part of
+    /// a domain transition): passed in, never read from the system here.
+    clock: std::sync::Arc<dyn crate::domain::Clock>,
 }
 
 /// `sqlite://PATH`, `sqlite:PATH` or a bare file path.
@@ -84,12 +87,24 @@ fn state_from_row(r: &SqliteRow) -> SourceState {
 impl Store {
     /// Opens (creating when missing) and migrates the database.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Self::open_with_clock(url, std::sync::Arc::new(crate::clock::SystemClock)).await
+    }
+
+    /// `open`, with the clock the store's timestamps come from.
+    pub async fn open_with_clock(
+        url: &str,
+        clock: std::sync::Arc<dyn crate::domain::Clock>,
+    ) -> Result<Store, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(connect_options(url)?)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store { pool, clock })
+    }
+
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     pub(super) fn pool(&self) -> &SqlitePool {

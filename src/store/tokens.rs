@@ -76,7 +76,7 @@ impl Store {
         .bind(prefix)
         .bind(scopes.join(","))
         .bind(env)
-        .bind(to_millis(Utc::now()))
+        .bind(to_millis(self.now()))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match &e {
@@ -94,6 +94,7 @@ impl Store {
                 t.id,
                 serde_json::json!({"name": t.name, "scopes": scopes, "env": env, "prefix": prefix}),
             ),
+            self.now(),
         )
         .await?;
         tx.commit().await?;
@@ -115,7 +116,7 @@ impl Store {
             "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND (name = ?2 OR CAST(id AS TEXT) = ?2)
              RETURNING *",
         )
-        .bind(to_millis(Utc::now()))
+        .bind(to_millis(self.now()))
         .bind(name_or_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -130,6 +131,7 @@ impl Store {
                     t.id,
                     serde_json::json!({"name": t.name, "env": t.env}),
                 ),
+                self.now(),
             )
             .await?;
         }

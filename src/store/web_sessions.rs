@@ -18,7 +18,7 @@ impl Store {
     pub async fn create_web_session(&self, id_sha256: &str, s: &WebSession) -> Result<(), StoreError> {
         // Sessions past their time are forgotten whenever a new one starts.
         sqlx::query("DELETE FROM web_sessions WHERE expires_at <= ?")
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(self.now()))
             .execute(self.pool())
             .await?;
         sqlx::query(
@@ -31,7 +31,7 @@ impl Store {
         .bind(s.scopes.join(","))
         .bind(&s.env)
         .bind(&s.csrf)
-        .bind(to_millis(Utc::now()))
+        .bind(to_millis(self.now()))
         .bind(to_millis(s.expires_at))
         .execute(self.pool())
         .await?;
@@ -42,7 +42,7 @@ impl Store {
     pub async fn web_session(&self, id_sha256: &str) -> Result<Option<WebSession>, StoreError> {
         let row = sqlx::query("SELECT * FROM web_sessions WHERE id_sha256 = ? AND expires_at > ?")
             .bind(id_sha256)
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(self.now()))
             .fetch_optional(self.pool())
             .await?;
         Ok(row.map(|r| WebSession {
@@ -64,7 +64,7 @@ impl Store {
     pub async fn delete_web_session(&self, id_sha256: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM web_sessions WHERE id_sha256 = ? OR expires_at <= ?")
             .bind(id_sha256)
-            .bind(to_millis(Utc::now()))
+            .bind(to_millis(self.now()))
             .execute(self.pool())
             .await?;
         Ok(())
