@@ -174,3 +174,45 @@ impl Store {
         Ok(row.as_ref().map(event_from_row))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Fixed(DateTime<Utc>);
+    impl crate::domain::Clock for Fixed {
+        fn now(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn the_stores_timestamps_come_from_the_clock_it_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let store = Store::open_with_clock(
+            &format!("sqlite://{}", dir.path().join("c.db").display()),
+            std::sync::Arc::new(Fixed(at)),
+        )
+        .await
+        .unwrap();
+        let e = store
+            .audit(NewAudit::new(
+                "alice",
+                "flags.reloaded",
+                "flags",
+                "flags",
+                serde_json::json!({}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(e.at, at);
+        let t = store
+            .create_token("ci", "0".repeat(64).as_str(), "sbx_0000", &[], "production", "alice")
+            .await
+            .unwrap();
+        assert_eq!(t.created_at, at);
+        assert_eq!(store.tokens().await.unwrap()[0].created_at, at);
+    }
+}
