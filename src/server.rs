@@ -263,7 +263,7 @@ pub async fn serve(
         watcher: app.watcher.clone(),
         web,
     }));
-    let router = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let router = crate::http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tokio::spawn(async move {
         shutdown.await;
         let _ = tx.send(true);

@@ -6,68 +6,28 @@
 pub mod audit;
 mod briefs;
 mod caller;
-pub mod channel;
 mod decisions;
 mod error;
 mod flags;
-pub mod limit;
 mod metrics;
 mod ofrep;
 mod openapi;
 mod watcher;
 
-use crate::auth::{Principal, TokenCache};
-use crate::config::Source;
-use crate::config::settings::{SchedulerSettings, ServingSettings};
-use crate::flags::{FlagService, Telemetry};
-use crate::store::Store;
 use axum::Router;
 use axum::response::IntoResponse;
-use std::sync::Arc;
+
+pub use crate::state::{AppState, Shared, channel, limit};
 
 pub use caller::{Caller, CallerError};
 pub use error::ApiError;
 
-/// What the handlers share. axum clones the state for every request, so it is one `Arc`: a
-/// single reference count instead of one per field on the hot path.
-#[derive(Clone)]
-pub struct AppState(pub Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-pub struct Shared {
-    pub store: Store,
-    pub sources: Arc<Vec<Source>>,
-    pub scheduler: SchedulerSettings,
-    pub serving: Arc<ServingSettings>,
-    pub flags: Arc<FlagService>,
-    pub tokens: Arc<TokenCache>,
-    pub telemetry: Arc<Telemetry>,
-    /// Set when anonymous evaluation is allowed (development only).
-    pub anonymous: Option<Arc<Principal>>,
-    /// Turns true when the server shuts down (ends the long-lived SSE streams).
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-    /// Per-token evaluation limits (429).
-    pub limiter: Arc<limit::RateLimiter>,
-    /// Issues and checks the signed SSE channel tokens.
-    pub channels: Arc<channel::Channels>,
-    /// Proposals, approvals and the overrides they become.
-    pub decisions: Arc<crate::decisions::Decisions>,
-    pub playbooks: Arc<crate::decisions::Playbooks>,
-    /// The watcher, for "check now" from the sources page.
-    pub watcher: Arc<crate::watch::Watcher>,
-    /// The web pages' settings (sessions, SSO).
-    pub web: Arc<crate::web::WebConfig>,
-}
-
-pub fn router(state: AppState) -> Router {
+/// The API's routes added to `pages` (the web pages' routes), with the fallbacks and layers
+/// every answer goes through (JSON errors, metrics). `http::router` puts the two faces together,
+/// so that neither imports the other.
+pub fn mount(pages: Router<AppState>, state: AppState) -> Router {
     metrics::handle();
-    Router::new()
+    pages
         .merge(watcher::router())
         .merge(ofrep::router())
         .merge(flags::router())
@@ -75,7 +35,6 @@ pub fn router(state: AppState) -> Router {
         .merge(decisions::router())
         .merge(audit::router())
         .merge(openapi::router())
-        .merge(crate::web::router())
         .route("/metrics", axum::routing::get(metrics::render))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)

@@ -6,9 +6,9 @@
 use super::decisions::ProposeForm;
 use super::session::Viewer;
 use super::{WebError, diff_view, page};
-use crate::api::AppState;
 use crate::auth::Scope;
 use crate::flags::FlagSet;
+use crate::state::AppState;
 use crate::store::{BriefRecord, DecisionFilter, TransitionError};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -5,10 +5,10 @@
 use super::brief::{Flash, forget_flash, redirect_with, shown, take_flash, when};
 use super::session::Viewer;
 use super::{WebError, page};
-use crate::api::AppState;
 use crate::auth::Scope;
 use crate::decisions::{Action, DecisionError, Proposal};
 use crate::domain::decision::DecisionStatus;
+use crate::state::AppState;
 use crate::store::{DecisionRecord, DecisionStoreError};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;

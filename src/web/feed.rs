@@ -2,10 +2,10 @@
 //! `GET /feed.atom?provider=acme&severity=high` (at least that severity).
 
 use super::session::{TrustedPeer, Viewer};
-use crate::api::AppState;
 use crate::auth::Scope;
 use crate::domain::brief::Severity;
 use crate::report::escape_xml;
+use crate::state::AppState;
 use crate::store::{BriefFilter, BriefRecord};
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, Request, State};

@@ -2,8 +2,8 @@
 
 use super::session::Viewer;
 use super::{WebError, page};
-use crate::api::AppState;
 use crate::domain::brief::{BriefStatus, Severity};
+use crate::state::AppState;
 use crate::store::BriefFilter;
 use axum::Router;
 use axum::extract::{Query, State};

@@ -14,7 +14,7 @@ mod signin;
 mod sources;
 pub mod summary;
 
-use crate::api::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -22,59 +22,7 @@ use minijinja::Environment;
 use session::Viewer;
 use std::sync::OnceLock;
 
-/// The web settings, checked at start.
-#[derive(Debug, Clone)]
-pub struct WebConfig {
-    pub session_hours: u64,
-    pub secure_cookies: String,
-    pub sso_header: String,
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    pub sso_scopes: Vec<String>,
-    pub sso_env: String,
-}
-
-impl WebConfig {
-    pub fn from_settings(s: &crate::config::Settings) -> Result<WebConfig, String> {
-        let w = &s.web;
-        let trusted_proxies = w
-            .trusted_proxies
-            .iter()
-            .map(|c| {
-                c.parse::<ipnet::IpNet>()
-                    .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|e| format!("web.trusted_proxies: `{c}` is not an address or CIDR: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        for sc in &w.sso_scopes {
-            if crate::auth::Scope::parse(sc).is_none() {
-                return Err(format!("web.sso_scopes: unknown scope `{sc}`"));
-            }
-        }
-        if !w.sso_header.is_empty() && trusted_proxies.is_empty() {
-            return Err(
-                "web.sso_header is set but web.trusted_proxies is empty: the header would be believed from no one"
-                    .into(),
-            );
-        }
-        if !s.serving.environments.contains(&w.sso_env) {
-            return Err(format!("web.sso_env `{}` is not a configured environment", w.sso_env));
-        }
-        if !matches!(w.secure_cookies.as_str(), "auto" | "always" | "never") {
-            return Err(format!(
-                "web.secure_cookies must be auto, always or never, not `{}`",
-                w.secure_cookies
-            ));
-        }
-        Ok(WebConfig {
-            session_hours: w.session_hours,
-            secure_cookies: w.secure_cookies.clone(),
-            sso_header: w.sso_header.clone(),
-            trusted_proxies,
-            sso_scopes: w.sso_scopes.clone(),
-            sso_env: w.sso_env.clone(),
-        })
-    }
-}
+pub use crate::state::WebConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {

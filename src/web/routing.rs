@@ -4,8 +4,8 @@
 
 use super::session::Viewer;
 use super::{WebError, page};
-use crate::api::AppState;
 use crate::flags::{FlagDef, MetaValue};
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;

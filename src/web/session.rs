@@ -3,8 +3,8 @@
 //! token; a POST without it (or from another origin) is refused.
 
 use super::WebError;
-use crate::api::AppState;
 use crate::auth::{Scope, Scopes};
+use crate::state::AppState;
 use crate::store::WebSession;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;

@@ -3,7 +3,7 @@
 
 use super::session::{self, TrustedPeer, Viewer, same_origin};
 use super::{WebError, templates};
-use crate::api::AppState;
+use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};

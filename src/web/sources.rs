@@ -4,8 +4,8 @@
 
 use super::session::{CsrfForm, Viewer};
 use super::{WebError, page};
-use crate::api::AppState;
 use crate::auth::Scope;
+use crate::state::AppState;
 use crate::watch::PollOutcome;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;

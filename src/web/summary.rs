@@ -3,8 +3,8 @@
 
 use super::session::Viewer;
 use super::{WebError, page, templates};
-use crate::api::AppState;
 use crate::report::{self, Report};
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
