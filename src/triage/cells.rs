@@ -74,7 +74,7 @@ static STAMP: LazyLock<Regex> = LazyLock::new(|| {
 });
 static RATE_STRONG: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:rpm|rpd|rps|rph|tpm|tpd|tph|ipm|itpm|otpm|qps|rate ?limits?)\b|\bper (?:minute|second|day|hour|min|sec)\b|\b(?:requests|tokens|images) (?:per|a) (?:minute|second|day|hour)\b",
+        r"\b(?:rpm|rpd|rps|rph|tpm|tpd|tph|ipm|itpm|otpm|qps|rate ?limits?)\b|\bper (?:minute|second|day|hour|min|sec)\b|\b(?:requests|tokens|images|queries) (?:(?:per|a) )?(?:minute|second|day|hour|min|sec|hr)\b",
     )
 });
 static CAPABILITY: LazyLock<Regex> = LazyLock::new(|| {
@@ -360,14 +360,31 @@ pub fn price_field(field: &str) -> String {
                     | "tiers"
                     | "tier"
                     | ""
-            )
+            ) && !w.chars().all(|c| c.is_ascii_digit() || c == ',')
         })
         .map(str::to_owned)
         .collect();
+    // A qualifier in parentheses that is not a unit (`(batch)`, `(cached)`) says which price.
+    let qualifier = field
+        .split_once('(')
+        .and_then(|(_, r)| r.split(')').next())
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| {
+            !q.is_empty()
+                && q.split_whitespace().count() <= 3
+                && !q.contains("per")
+                && !q.contains("token")
+                && !q.contains('$')
+                && !q.chars().any(|c| c.is_ascii_digit())
+        });
     let base = if kept.is_empty() {
         field.trim().to_lowercase()
     } else {
         kept.join(" ")
+    };
+    let base = match qualifier {
+        Some(q) if !base.contains(&q) => format!("{q} {base}"),
+        _ => base,
     };
     format!("{base}{}", tier.unwrap_or_default())
 }

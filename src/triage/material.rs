@@ -350,8 +350,32 @@ pub fn is_material(before: &str, after: &str) -> bool {
     if sa == sb {
         return false;
     }
+    // Reordered lines within a paragraph (footnote definitions, a list without markers).
+    if paragraph_lines(before) == paragraph_lines(after) {
+        return false;
+    }
     // Reordered paragraphs, whatever their line breaks.
     paragraphs(before) != paragraphs(after)
+}
+
+/// Each paragraph as its lines' words, the lines sorted; the paragraphs sorted.
+fn paragraph_lines(text: &str) -> Vec<Vec<Vec<String>>> {
+    let mut out: Vec<Vec<Vec<String>>> = text
+        .split("\n\n")
+        .map(|block| {
+            let mut lines: Vec<Vec<String>> = block
+                .lines()
+                .filter(|l| !is_furniture(l))
+                .map(line_words)
+                .filter(|w| !w.is_empty())
+                .collect();
+            lines.sort();
+            lines
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    out.sort();
+    out
 }
 
 /// The words of each paragraph (lines up to a blank line), sorted.

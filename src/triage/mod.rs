@@ -209,7 +209,41 @@ pub struct Reading {
 /// Reads a change structure first: tables and records are diffed row by row and cell by cell
 /// (`structure`, `cells`); the prose around them keeps its sentence rules (`facts`, `material`).
 /// A data file (JSON, YAML, code literals) on both sides is read from its records alone.
+/// Markdown footnotes named by what they say, not by their number: `[^2]` becomes
+/// `[^includes-256k-context]` in references and definitions, so renumbering them (and moving
+/// their definitions) changes nothing.
+fn resolve_footnotes(text: &str) -> std::borrow::Cow<'_, str> {
+    static DEFINITION: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^\s*\[\^([^\]]+)\]:\s*(.*)$").expect("valid regex"));
+    static REFERENCE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\[\^([^\]]+)\]").expect("valid regex"));
+    if !text.contains("[^") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let names: std::collections::HashMap<String, String> = DEFINITION
+        .captures_iter(text)
+        .map(|c| {
+            let slug: Vec<String> = c[2]
+                .split(|ch: char| !ch.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(4)
+                .map(str::to_lowercase)
+                .collect();
+            (c[1].to_owned(), slug.join("-"))
+        })
+        .collect();
+    if names.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    REFERENCE.replace_all(text, |c: &regex::Captures<'_>| match names.get(&c[1]) {
+        Some(n) => format!("[^{n}]"),
+        None => c[0].to_owned(),
+    })
+}
+
 pub fn read_change(before: &str, after: &str, doc_type: Option<DocType>) -> Reading {
+    let (before, after) = (resolve_footnotes(before), resolve_footnotes(after));
+    let (before, after) = (before.as_ref(), after.as_ref());
     let (sb, sa) = (structure::parse(before), structure::parse(after));
     if sb.format != sa.format {
         // One version no longer parses as data (or now does): compare as text.

@@ -788,3 +788,34 @@ fn a_tier_table_on_one_models_page_is_that_models_and_a_raise_is_low() {
     let b = brief(&page("60,000"), &page("30,000"), DocType::RateLimits);
     assert_eq!(b.severity.as_str(), "medium");
 }
+#[test]
+fn renumbered_footnotes_and_placeholder_cells_are_not_changes() {
+    let page = |refs: [&str; 2], defs: &str| {
+        format!(
+            "# Pricing\n\n| Model | Input | Batch input | Notes |\n| --- | --- | --- | --- |\n| `acme-a-03` | $2.50 / 1M tokens | N/A | {} |\n| `acme-r-08` | $0.15 / 1M tokens | N/A | {} |\n\n{defs}\n",
+            refs[0], refs[1]
+        )
+    };
+    let before = page(
+        ["[^1]", "[^2]"],
+        "[^1]: Includes a 256K context window.\n[^2]: Available on trial keys.",
+    );
+    let after = page(
+        ["[^2]", "[^1]"],
+        "[^1]: Available on trial keys.\n[^2]: Includes a 256K context window.",
+    );
+    let b = brief(&before, &after, DocType::Pricing);
+    assert!(!b.material, "{b:?}");
+    // A batch price where there was none (`N/A` is not a name): a price for that model only.
+    let after = before.replace("| N/A | [^1] |", "| $1.25 / 1M tokens | [^1] |");
+    let b = brief(&before, &after, DocType::Pricing);
+    assert_eq!(b.category, Some("pricing"));
+    assert!(
+        !b.facts
+            .iter()
+            .any(|f| f.kind == "model_removed" || f.kind == "model_added"),
+        "{:?}",
+        b.facts
+    );
+    assert!(has(&b, "price", "acme-a-03"), "{:?}", b.facts);
+}

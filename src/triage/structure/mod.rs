@@ -239,6 +239,13 @@ pub fn is_model_like(s: &str) -> bool {
 /// `vendor.model-v1:0`).
 pub fn is_id_like(s: &str) -> bool {
     let s = s.trim();
+    // Placeholders for "nothing here" are not names.
+    if matches!(
+        s.to_ascii_lowercase().as_str(),
+        "n/a" | "n.a." | "tbd" | "tba" | "none" | "null" | "nil"
+    ) {
+        return false;
+    }
     (2..=120).contains(&s.len())
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '@' | '-'))
