@@ -323,7 +323,7 @@ static SIGNAL: LazyLock<Regex> = LazyLock::new(|| {
 pub fn changed_words_signal(before: &str, after: &str) -> bool {
     let words = |t: &str| content_lines(t).iter().flat_map(|l| line_words(l)).collect::<Vec<_>>();
     let (a, b) = (words(before), words(after));
-    similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b)
+    let changed: Vec<String> = similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b)
         .iter()
         .flat_map(|op| {
             let (o, n) = (op.old_range(), op.new_range());
@@ -332,7 +332,24 @@ pub fn changed_words_signal(before: &str, after: &str) -> bool {
                 _ => a[o].iter().chain(&b[n]).cloned().collect(),
             }
         })
-        .any(|w| SIGNAL.is_match(&w) || w.chars().any(|c| c.is_ascii_digit()))
+        .collect();
+    // "per 1,000 tokens" → "per 1M tokens" alone restates the unit (the tables say whether the
+    // prices changed).
+    const SCALE: &[&str] = &["1", "000", "1k", "k", "thousand", "1m", "m", "million", "mtok", "ktok"];
+    static PER_SCALE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\bper (?:1,000|1000|1k|one thousand|thousand|1m|1 million|one million|million) (?:input |output )?tokens\b")
+            .expect("valid regex")
+    });
+    if !changed.is_empty()
+        && changed.iter().all(|w| SCALE.contains(&w.as_str()))
+        && PER_SCALE.is_match(before)
+        && PER_SCALE.is_match(after)
+    {
+        return false;
+    }
+    changed
+        .iter()
+        .any(|w| SIGNAL.is_match(w) || w.chars().any(|c| c.is_ascii_digit()))
 }
 
 /// Whether `before` → `after` changes meaning.

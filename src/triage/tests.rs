@@ -819,3 +819,35 @@ fn renumbered_footnotes_and_placeholder_cells_are_not_changes() {
     );
     assert!(has(&b, "price", "acme-a-03"), "{:?}", b.facts);
 }
+
+#[test]
+fn the_same_prices_told_per_million_instead_of_per_thousand_are_not_a_change() {
+    let page = |unit: &str, rows: [&str; 2]| {
+        format!(
+            "# Pricing\n\n| Models | Price per {unit} input tokens | Price per {unit} output tokens |\n| --- | --- | --- |\n| Acme Small 3 | {} |\n| Acme Large 3 | {} |\n\nPricing is per {unit} tokens unless noted.\n",
+            rows[0], rows[1]
+        )
+    };
+    let before = page("1,000", ["$0.0008 | $0.004", "$0.003 | $0.015"]);
+    let b = brief(
+        &before,
+        &page("1M", ["$0.80 | $4.00", "$3.00 | $15.00"]),
+        DocType::Pricing,
+    );
+    assert!(!b.material, "{b:?}");
+    // A real change in the same move is still one.
+    let b = brief(
+        &before,
+        &page("1M", ["$0.80 | $4.00", "$3.00 | $18.00"]),
+        DocType::Pricing,
+    );
+    assert!(b.material);
+    assert!(facts(&b).iter().any(|f| f.0 == "price"), "{:?}", b.facts);
+    // A limit that grows a thousandfold in prose is not a unit restated.
+    let b = brief(
+        "# Limits\n\nEach key may send up to 1,000 requests per day.\n",
+        "# Limits\n\nEach key may send up to 1M requests per day.\n",
+        DocType::RateLimits,
+    );
+    assert!(b.material);
+}

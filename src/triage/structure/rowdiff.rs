@@ -92,6 +92,21 @@ pub fn canonical(value: &str) -> String {
     s
 }
 
+/// A token price per million tokens, its unit from the cell or else its column (`$0.0008`
+/// under "Price per 1,000 input tokens" is 0.8): the same price told in another unit is no change.
+fn per_million(value: &str, header: &str) -> Option<f64> {
+    let prices = crate::triage::numbers::find_prices(&plain(value));
+    let [p] = prices.as_slice() else { return None };
+    let unit = p.unit.clone().or_else(|| crate::triage::cells::unit_from_key(header))?;
+    let scale = match unit.as_str() {
+        "per 1M tokens" => 1.0,
+        "per 1K tokens" => 1_000.0,
+        "per token" => 1_000_000.0,
+        _ => return None,
+    };
+    p.amount.parse::<f64>().ok().map(|a| a * scale)
+}
+
 fn cells(before: &Record, after: &Record) -> Vec<CellChange> {
     let mut old: BTreeMap<&str, &str> = before.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let new: BTreeMap<&str, &str> = after.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -125,7 +140,15 @@ fn cells(before: &Record, after: &Record) -> Vec<CellChange> {
                 o.map(canonical).unwrap_or_default(),
                 n.map(canonical).unwrap_or_default(),
             );
-            (co != cn).then(|| CellChange {
+            let old_name = renamed.get(name).copied().unwrap_or(name);
+            let rescaled = match (
+                o.and_then(|v| per_million(v, old_name)),
+                n.and_then(|v| per_million(v, name)),
+            ) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12),
+                _ => false,
+            };
+            (co != cn && !rescaled).then(|| CellChange {
                 field: name.to_owned(),
                 old_field: renamed.get(name).map(|x| (*x).to_owned()),
                 old: o.filter(|_| !co.is_empty()).map(plain),
