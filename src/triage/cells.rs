@@ -148,6 +148,18 @@ pub fn meaning(field: &str, old: Option<&str>, new: Option<&str>, doc_type: Opti
     if STAMP.is_match(&w) {
         return Meaning::Stamp;
     }
+    // A display name beside an id (`Model name` next to `Model ID`): renaming it calls nothing
+    // differently. (A name that is the row's key is its identity, compared as rows, not here.)
+    if matches!(
+        w.as_str(),
+        "name" | "model name" | "display name" | "friendly name" | "model version"
+    ) && [old, new]
+        .iter()
+        .flatten()
+        .all(|v| !super::structure::is_id_like(&super::structure::plain(v)))
+    {
+        return Meaning::Cosmetic;
+    }
     if COSMETIC.is_match(&last)
         || COSMETIC.is_match(&w) && !PRICE.is_match(&last) && !RETIRE.is_match(&w) && !DEPRECATE.is_match(&w)
     {

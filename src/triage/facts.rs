@@ -56,8 +56,16 @@ static ANNOUNCED: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DEPRECATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)deprecat|legacy").expect("valid regex"));
 static EFFECTIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)effective|updated|last (?:modified|revised)|revised|as of|version date").expect("valid regex")
+    Regex::new(r"(?i)effective|updated|last (?:modified|revised)|revised|as of|version date|\bstarting\b|\bbeginning\b|takes effect").expect("valid regex")
 });
+/// Words right before a date that make it the day a change takes effect ("Starting <date>, x is
+/// billed ..."), whichever models the sentence names.
+static STARTS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:starting|effective|beginning|as of|takes effect)\s+(?:on\s+|from\s+)?$").expect("valid regex")
+});
+/// When a page was last edited: a policy's version date, elsewhere a stamp.
+static EDITED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)updated|modified|revised|version date").expect("valid regex"));
 static ALIAS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)([a-z0-9][a-z0-9.-]*-latest)\W+(?:\w+\s+){0,2}?(?:points?|alias(?:es)?|maps?|resolves?|redirects?|routes?)\s+to\W+([a-z0-9][a-z0-9.-]*[a-z0-9])")
         .expect("valid regex")
@@ -292,9 +300,20 @@ fn main_model(text: &str) -> Option<String> {
 /// to a blank line, a heading or a table.
 fn paragraph_subjects(lines: &[&str], idx: usize) -> Vec<String> {
     let mut out = Vec::new();
-    for l in lines[..idx].iter().rev().take(8) {
+    let mut blank_then_intro = false;
+    for (i, l) in lines[..idx].iter().enumerate().rev().take(8) {
         let t = l.trim_start();
-        if t.is_empty() || t.starts_with(['#', '|']) {
+        if t.is_empty() {
+            // A block introduced by a sentence ending in a colon ("billed at the following
+            // rates:") belongs to that sentence.
+            let intro = lines[..i].iter().rev().find(|l| !l.trim().is_empty());
+            if !blank_then_intro && intro.is_some_and(|l| l.trim_end().ends_with(':')) {
+                blank_then_intro = true;
+                continue;
+            }
+            break;
+        }
+        if t.starts_with(['#', '|']) {
             break;
         }
         let (ids, _) = subjects_and_replacements(l, None);
@@ -438,7 +457,10 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
                         push_unique(&mut facts, f);
                     }
                 }
-                _ if EFFECTIVE.is_match(line) && subjects.is_empty() => {
+                _ if EFFECTIVE.is_match(line)
+                    && (subjects.is_empty() || STARTS.is_match(&line[..d.start]))
+                    && (matches!(doc_type, Some(DocType::Policy | DocType::Terms)) || !EDITED.is_match(line)) =>
+                {
                     let mut f = Fact::new("effective_date");
                     f.new = Some(iso.clone());
                     push_unique(&mut facts, f);
@@ -633,7 +655,7 @@ pub fn extract(before: &str, after: &str, doc_type: Option<DocType>) -> Vec<Fact
         }
     }
     rate_limits(&c, &before_lines, &after_lines, &mut facts);
-    prose_prices(&c, main.as_deref(), &mut facts);
+    prose_prices(&c, &after_lines, main.as_deref(), &mut facts);
     edited_prices(&c, &after_lines, main.as_deref(), &mut facts);
     if matches!(doc_type, Some(DocType::Policy | DocType::Terms)) {
         policy_clauses(&c, &before_lines, &after_lines, &mut facts);
@@ -677,7 +699,7 @@ fn rate_limits(c: &Changed<'_>, before_lines: &[&str], after_lines: &[&str], fac
 /// A price change told in a sentence: "from $10 to $2", "$2 (previously $10)", "now $2, down
 /// from $10".
 static PRICE_FROM_TO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bfrom\s+(?P<old>[$€£]\s?[\d.,]+)\s+to\s+(?P<new>[$€£]\s?[\d.,]+)|(?P<new2>[$€£]\s?[\d.,]+)(?P<unit>[^.;()$€£]{0,40}?)\(?\s*(?:previously|was|formerly|down from|up from|instead of|reduced from|increased from)\s+(?P<old2>[$€£]\s?[\d.,]+)")
+    Regex::new(r"(?i)\bfrom\s+(?P<old>[$€£]\s?[\d.,]+)\s+to\s+(?P<new>[$€£]\s?[\d.,]+)|(?P<new2>[$€£]\s?[\d.,]+)(?P<unit>[^.;()$€£]{0,40}?)\(?\s*(?:previously|was|formerly|down from|up from|instead of|reduced from|increased from)\s+(?P<old2>[$€£]\s?[\d.,]+)|(?P<old3>[$€£]\s?[\d.,]+)\s*(?:->|→|=>|⇒)\s*(?P<new3>[$€£]\s?[\d.,]+)")
         .expect("valid regex")
 });
 static PRICE_SIDE: LazyLock<Regex> = LazyLock::new(|| {
@@ -686,8 +708,8 @@ static PRICE_SIDE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Prices changed in prose (changelogs, announcements), with the model the sentence names.
-fn prose_prices(c: &Changed<'_>, main: Option<&str>, facts: &mut Vec<Fact>) {
-    for &(_, line) in &c.inserted {
+fn prose_prices(c: &Changed<'_>, after_lines: &[&str], main: Option<&str>, facts: &mut Vec<Fact>) {
+    for &(idx, line) in &c.inserted {
         if cells(line).is_some() {
             continue;
         }
@@ -698,9 +720,13 @@ fn prose_prices(c: &Changed<'_>, main: Option<&str>, facts: &mut Vec<Fact>) {
             .into_iter()
             .next()
             .or_else(|| SHORT_ID.find(line).map(|m| m.as_str().to_owned()))
+            .or_else(|| paragraph_subjects(after_lines, idx).into_iter().next())
             .or_else(|| main.map(str::to_owned));
         for m in PRICE_FROM_TO.captures_iter(line) {
-            let (old, new) = match (m.name("old").or(m.name("old2")), m.name("new").or(m.name("new2"))) {
+            let (old, new) = match (
+                m.name("old").or(m.name("old2")).or(m.name("old3")),
+                m.name("new").or(m.name("new2")).or(m.name("new3")),
+            ) {
                 (Some(o), Some(n)) => (o, n),
                 _ => continue,
             };

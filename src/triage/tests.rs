@@ -851,3 +851,40 @@ fn the_same_prices_told_per_million_instead_of_per_thousand_are_not_a_change() {
     );
     assert!(b.material);
 }
+
+#[test]
+fn a_display_name_reworded_beside_an_unchanged_id_is_cosmetic() {
+    let table = |name: &str| {
+        format!(
+            "# Supported models\n\n| Provider | Model name | Model ID | Regions |\n| --- | --- | --- | --- |\n| Acme | {name} | `acme.large-3-5-20241022-v1:0` | us-east-1, us-west-2 |\n| Acme | Acme Small 3 | `acme.small-3-20240307-v1:0` | us-east-1 |\n"
+        )
+    };
+    let b = brief(&table("Acme 3.5 Large"), &table("Acme Large 3.5"), DocType::Models);
+    assert!(!b.material, "{b:?}");
+}
+
+#[test]
+fn a_price_rise_in_a_text_news_entry_with_arrows() {
+    let before = "News\n\n2026-08-01  New model\nacme-chat-2 is available.\n";
+    let after = "News\n\n2026-09-18  Pricing adjustment for acme-chat-2\nStarting 2026-10-01 00:00 UTC, acme-chat-2 is billed at the following rates\n(USD per 1M tokens):\n\n    Input (cache hit)     $0.07   (unchanged)\n    Input (cache miss)    $0.27 -> $0.56\n    Output                $1.10 -> $1.68\n\n2026-08-01  New model\nacme-chat-2 is available.\n";
+    let b = brief(before, after, DocType::Changelog);
+    assert_eq!(b.category, Some("pricing"));
+    let prices: Vec<_> = b
+        .facts
+        .iter()
+        .filter(|f| f.kind == "price")
+        .map(|f| (f.subject.as_deref(), f.old.as_deref(), f.new.as_deref()))
+        .collect();
+    assert_eq!(
+        prices,
+        vec![
+            (Some("acme-chat-2"), Some("0.27"), Some("0.56")),
+            (Some("acme-chat-2"), Some("1.1"), Some("1.68"))
+        ]
+    );
+    assert!(
+        facts(&b).contains(&("effective_date", None, None, Some("2026-10-01"), None)),
+        "{:?}",
+        b.facts
+    );
+}
