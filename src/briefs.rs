@@ -82,6 +82,7 @@ impl BriefWriter {
                     .diff
                     .clone()
                     .and_then(|d| serde_json::from_value::<crate::diff::Diff>(d).ok());
+                let today = chrono::Utc::now().date_naive();
                 // Diffing and reading a large document is CPU work: off the async threads.
                 let (brief, thread) = tokio::task::spawn_blocking(move || {
                     let ctx = triage::Context {
@@ -91,6 +92,7 @@ impl BriefWriter {
                         flags: flags.as_deref(),
                         rules: &rules,
                         diff: stored.as_ref(),
+                        today,
                     };
                     let thread = kind
                         .filter(|k| k.is_state())

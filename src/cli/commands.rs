@@ -930,6 +930,7 @@ fn triage(
         flags: flags.as_ref(),
         rules: &rules,
         diff: None,
+        today: chrono::Utc::now().date_naive(),
     };
     let brief = signalbox::triage::triage(&b, &a, &ctx);
     match format {

@@ -34,6 +34,8 @@ pub struct Context<'a> {
     /// The diff stored with the change when it was detected (triage of a stored change reads it
     /// instead of diffing the texts again); `None` when triaging two files.
     pub diff: Option<&'a crate::diff::Diff>,
+    /// Today, for how near a deadline is (the caller's clock: triage reads none).
+    pub today: chrono::NaiveDate,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,7 +174,7 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         || (category == "pricing" && classify::only_lowered(&facts, "price"));
     let model_hit = !good_news && !what_breaks.is_empty() && facts.iter().any(|f| f.subject.is_some());
     if model_hit && category == "deprecation" {
-        severity = if within_days(&facts, 30) {
+        severity = if within_days(&facts, 30, ctx.today) {
             Severity::Critical
         } else {
             Severity::High
@@ -416,8 +418,8 @@ pub fn earliest_deadline<'a>(facts: impl Iterator<Item = (&'a str, &'a str)> + C
     dates("retirement").or_else(|| dates("deprecation"))
 }
 
-fn within_days(facts: &[Fact], days: i64) -> bool {
-    deadline(facts).is_some_and(|d| (d - chrono::Utc::now().date_naive()).num_days() <= days)
+fn within_days(facts: &[Fact], days: i64, today: chrono::NaiveDate) -> bool {
+    deadline(facts).is_some_and(|d| (d - today).num_days() <= days)
 }
 
 /// Flags whose variants use an affected model or, for provider-wide changes, the provider.

@@ -13,6 +13,7 @@ fn brief(before: &str, after: &str, doc_type: DocType) -> Brief {
         flags: None,
         rules: &rules,
         diff: None,
+        today: chrono::Utc::now().date_naive(),
     };
     triage(before, after, &ctx)
 }
