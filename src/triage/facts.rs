@@ -783,7 +783,7 @@ fn edited_prices(c: &Changed<'_>, after_lines: &[&str], main: Option<&str>, fact
         if p_new.is_empty() {
             continue;
         }
-        let Some((t_old, p_old)) = c.deleted.iter().map(|(_, l)| template(l)).find(|(t, _)| *t == t_new) else {
+        let Some((_, p_old)) = c.deleted.iter().map(|(_, l)| template(l)).find(|(t, _)| *t == t_new) else {
             continue;
         };
         if p_old.len() != p_new.len() {
@@ -794,7 +794,6 @@ fn edited_prices(c: &Changed<'_>, after_lines: &[&str], main: Option<&str>, fact
             .next()
             .or_else(|| paragraph_subjects(after_lines, idx).into_iter().next())
             .or_else(|| main.map(str::to_owned));
-        let _ = t_old;
         for (o, n) in p_old.iter().zip(&p_new) {
             let (Some(ov), Some(nv)) = (parse_decimal(&o.amount), parse_decimal(&n.amount)) else {
                 continue;
