@@ -49,8 +49,9 @@ static STAMP_KEY: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 /// A copyright line (`Copyright © 2026 Acme, Inc.`, `© 2026 Acme`): the site's footer.
-static COPYRIGHT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\W*(?:copyright\b|©|\(c\)\s*\d{4})").expect("valid regex"));
+static COPYRIGHT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\W*(?:copyright\s*(?:©|\(c\))?\s*(?:\d{4}|©)|©|\(c\)\s*\d{4})").expect("valid regex")
+});
 /// A link to a place in the same page (`[current rate limits](#current-rate-limits)`): a
 /// cross-reference, which follows the heading it points to.
 static ANCHOR_LINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[[^\]]*\]\(#[^)]*\)").expect("valid regex"));

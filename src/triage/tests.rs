@@ -649,6 +649,13 @@ fn front_matter_stamps_copyright_years_renamed_headings_and_ampersands_are_cosme
     );
     let b = brief(&before, &after, DocType::RateLimits);
     assert!(!b.material, "{b:?}");
+    // A clause about copyright is not a copyright line.
+    let b = brief(
+        "# Usage policy\n\nDo not send spam.\n",
+        "# Usage policy\n\nDo not send spam.\n\nCopyright infringement is prohibited.\n",
+        DocType::Policy,
+    );
+    assert!(b.material);
     // A heading that says where a model stands is not a rename.
     let b = brief(
         "# Models\n\n## acme-large-2\n\nOur model.\n",
