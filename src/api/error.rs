@@ -60,19 +60,13 @@ impl From<crate::store::StoreError> for ApiError {
 impl From<crate::decisions::DecisionError> for ApiError {
     fn from(e: crate::decisions::DecisionError) -> Self {
         use crate::decisions::DecisionError as D;
+        use crate::domain::decision::LifecycleError as L;
         use crate::store::DecisionStoreError as S;
         match e {
             D::Store(S::NotFound(id)) => ApiError::NotFound(format!("no decision {id}")),
             D::Store(S::Store(e)) => e.into(),
-            D::Store(e @ S::Refused(crate::domain::decision::LifecycleError::OwnDecision)) => {
-                ApiError::Forbidden(e.to_string())
-            }
-            D::Store(
-                e @ S::Refused(
-                    crate::domain::decision::LifecycleError::NotAllowed { .. }
-                    | crate::domain::decision::LifecycleError::AlreadyVoted(_),
-                ),
-            ) => ApiError::Conflict(e.to_string()),
+            D::Store(e @ S::Refused(L::OwnDecision)) => ApiError::Forbidden(e.to_string()),
+            D::Store(e @ S::Refused(L::NotAllowed { .. } | L::AlreadyVoted(_))) => ApiError::Conflict(e.to_string()),
             D::Store(e @ S::NoBrief(_)) => ApiError::BadRequest(e.to_string()),
             D::Flags(crate::flags::ServiceError::NotLoaded) => ApiError::Unavailable("flags are not loaded".into()),
             D::Flags(e) => ApiError::Conflict(e.to_string()),

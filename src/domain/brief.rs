@@ -1,7 +1,6 @@
 //! A brief's life and its severity, as plain values and functions: the store persists what
 //! these decide, services pass the time.
 
-use super::decision::UnknownValue;
 use serde::{Deserialize, Serialize};
 
 /// How urgent a brief is, least first (so `Ord` ranks them).
@@ -15,42 +14,18 @@ pub enum Severity {
     Critical,
 }
 
+words_enum!(Severity, "severity", {
+    Info => "info",
+    Low => "low",
+    Medium => "medium",
+    High => "high",
+    Critical => "critical",
+});
+
 impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                what: "severity",
-                value: s.to_owned(),
-            })
+    /// A level as people write it in settings: surrounding spaces and ASCII case ignored.
+    pub fn parse_loose(s: &str) -> Option<Severity> {
+        s.trim().to_ascii_lowercase().parse().ok()
     }
 }
 
@@ -66,25 +41,15 @@ pub enum BriefStatus {
     Closed,
 }
 
+words_enum!(BriefStatus, "brief status", {
+    New => "new",
+    Acknowledged => "acknowledged",
+    Decided => "decided",
+    Dismissed => "dismissed",
+    Closed => "closed",
+});
+
 impl BriefStatus {
-    pub const ALL: [BriefStatus; 5] = [
-        BriefStatus::New,
-        BriefStatus::Acknowledged,
-        BriefStatus::Decided,
-        BriefStatus::Dismissed,
-        BriefStatus::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BriefStatus::New => "new",
-            BriefStatus::Acknowledged => "acknowledged",
-            BriefStatus::Decided => "decided",
-            BriefStatus::Dismissed => "dismissed",
-            BriefStatus::Closed => "closed",
-        }
-    }
-
     /// Waiting for triage: new or acknowledged.
     pub fn awaiting_triage(self) -> bool {
         matches!(self, BriefStatus::New | BriefStatus::Acknowledged)
@@ -96,25 +61,6 @@ impl BriefStatus {
             self,
             BriefStatus::New | BriefStatus::Acknowledged | BriefStatus::Decided
         )
-    }
-}
-
-impl std::fmt::Display for BriefStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for BriefStatus {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        BriefStatus::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                what: "brief status",
-                value: s.to_owned(),
-            })
     }
 }
 

@@ -30,30 +30,6 @@ pub enum DecisionStatus {
 }
 
 impl DecisionStatus {
-    pub const ALL: [DecisionStatus; 8] = [
-        DecisionStatus::Proposed,
-        DecisionStatus::Approved,
-        DecisionStatus::Active,
-        DecisionStatus::Rejected,
-        DecisionStatus::Withdrawn,
-        DecisionStatus::Reverted,
-        DecisionStatus::Expired,
-        DecisionStatus::Superseded,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionStatus::Proposed => "proposed",
-            DecisionStatus::Approved => "approved",
-            DecisionStatus::Active => "active",
-            DecisionStatus::Rejected => "rejected",
-            DecisionStatus::Withdrawn => "withdrawn",
-            DecisionStatus::Reverted => "reverted",
-            DecisionStatus::Expired => "expired",
-            DecisionStatus::Superseded => "superseded",
-        }
-    }
-
     /// Proposed, approved or active: not yet over.
     pub fn is_live(self) -> bool {
         matches!(
@@ -71,33 +47,18 @@ impl DecisionStatus {
     }
 }
 
-impl std::fmt::Display for DecisionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words_enum!(DecisionStatus, "decision status", {
+    Proposed => "proposed",
+    Approved => "approved",
+    Active => "active",
+    Rejected => "rejected",
+    Withdrawn => "withdrawn",
+    Reverted => "reverted",
+    Expired => "expired",
+    Superseded => "superseded",
+});
 
-impl std::str::FromStr for DecisionStatus {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DecisionStatus::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                what: "decision status",
-                value: s.to_owned(),
-            })
-    }
-}
-
-/// A stored value that is none of the known ones (a database written by a newer version, or
-/// edited by hand).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} `{value}`")]
-pub struct UnknownValue {
-    pub what: &'static str,
-    pub value: String,
-}
+pub use super::UnknownValue;
 
 /// What a decision does to its flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,34 +72,11 @@ pub enum Action {
     Restore,
 }
 
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Serve => "serve",
-            Action::Kill => "kill",
-            Action::Restore => "restore",
-        }
-    }
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Action {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Action::Serve, Action::Kill, Action::Restore]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                what: "decision action",
-                value: s.to_owned(),
-            })
-    }
-}
+words_enum!(Action, "decision action", {
+    Serve => "serve",
+    Kill => "kill",
+    Restore => "restore",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -147,28 +85,10 @@ pub enum Verdict {
     Reject,
 }
 
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Approve => "approve",
-            Verdict::Reject => "reject",
-        }
-    }
-}
-
-impl std::str::FromStr for Verdict {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "approve" => Ok(Verdict::Approve),
-            "reject" => Ok(Verdict::Reject),
-            _ => Err(UnknownValue {
-                what: "verdict",
-                value: s.to_owned(),
-            }),
-        }
-    }
-}
+words_enum!(Verdict, "verdict", {
+    Approve => "approve",
+    Reject => "reject",
+});
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Vote {

@@ -66,7 +66,7 @@ pub fn slack_body(n: &Notification) -> Vec<u8> {
 
     let mut facts = Vec::new();
     if let Some(severity) = n.severity.as_deref() {
-        let icon = Severity::parse(severity).map(severity_icon).unwrap_or_default();
+        let icon = Severity::parse_loose(severity).map(severity_icon).unwrap_or_default();
         facts.push(format!(
             "{icon}*Severity:* {}",
             escape_truncate(severity, SLACK_FIELD_MAX)

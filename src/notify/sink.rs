@@ -16,42 +16,8 @@ pub enum SinkKind {
     Slack,
 }
 
-/// Severity levels in increasing order of importance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    /// Parses a level name, ignoring ASCII case; `None` for anything else.
-    pub fn parse(s: &str) -> Option<Severity> {
-        const ALL: [(&str, Severity); 5] = [
-            ("info", Severity::Info),
-            ("low", Severity::Low),
-            ("medium", Severity::Medium),
-            ("high", Severity::High),
-            ("critical", Severity::Critical),
-        ];
-        let s = s.trim();
-        ALL.iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(s))
-            .map(|(_, level)| *level)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+/// Severity levels, least first: the briefs' own.
+pub use crate::domain::brief::Severity;
 
 /// One configured sink, `[[notify.sinks]]` in the settings file.
 ///
@@ -133,7 +99,7 @@ impl SinkSettings {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("url has no host".to_owned()));
         }
-        if Severity::parse(&self.min_severity).is_none() {
+        if Severity::parse_loose(&self.min_severity).is_none() {
             return Err(invalid(format!(
                 "min_severity `{}` is not one of info, low, medium, high, critical",
                 self.min_severity
@@ -158,8 +124,8 @@ impl SinkSettings {
         if let Some(severity) = n.severity.as_deref() {
             // An invalid `min_severity` is rejected by `validate`; if it slipped through, deliver
             // rather than drop, since a missed alert costs more than a noisy one.
-            let min = Severity::parse(&self.min_severity).unwrap_or(Severity::Info);
-            if Severity::parse(severity).unwrap_or(Severity::Info) < min {
+            let min = Severity::parse_loose(&self.min_severity).unwrap_or(Severity::Info);
+            if Severity::parse_loose(severity).unwrap_or(Severity::Info) < min {
                 return false;
             }
         }

@@ -2,7 +2,7 @@
 //! `domain::brief`'s rules; the caller passes the time.
 
 use super::audit::{NewAudit, append};
-use super::{Store, StoreError, from_millis, to_millis};
+use super::{Store, StoreError, from_millis, to_millis, typed};
 use crate::domain::brief::{self as lifecycle, BriefLifecycleError, BriefStatus, Severity};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -57,12 +57,6 @@ pub struct BriefFilter {
     pub owner: Option<String>,
     /// Created at or after.
     pub since: Option<DateTime<Utc>>,
-}
-
-/// A stored value the domain does not know: the row is corrupt, or from a newer version.
-fn typed<T: std::str::FromStr<Err = crate::domain::decision::UnknownValue>>(raw: String) -> Result<T, StoreError> {
-    raw.parse()
-        .map_err(|e: crate::domain::decision::UnknownValue| StoreError::Corrupt(e.to_string()))
 }
 
 fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> Result<BriefRecord, StoreError> {
@@ -531,8 +525,14 @@ impl Store {
 
     /// Open briefs (not dismissed or closed), with their bodies, for the daily deadline check.
     pub async fn open_briefs(&self) -> Result<Vec<BriefRecord>, StoreError> {
+        let open: Vec<&str> = BriefStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(BriefStatus::as_str)
+            .collect();
         let rows =
-            sqlx::query("SELECT * FROM briefs WHERE status IN ('new', 'acknowledged', 'decided') AND material = 1")
+            sqlx::query("SELECT * FROM briefs WHERE status IN (SELECT value FROM json_each(?)) AND material = 1")
+                .bind(serde_json::to_string(&open).expect("statuses serialize"))
                 .fetch_all(self.pool())
                 .await?;
         rows.iter().map(|r| brief_from_row(r, true)).collect()

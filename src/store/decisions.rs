@@ -5,7 +5,7 @@
 //! cannot both win.
 
 use super::audit::{NewAudit, append};
-use super::{Store, StoreError, from_millis, to_millis};
+use super::{Store, StoreError, from_millis, to_millis, typed};
 use crate::domain::decision::{Action, DecisionStatus, LifecycleError, Transition};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -56,12 +56,6 @@ impl From<sqlx::Error> for DecisionStoreError {
     fn from(e: sqlx::Error) -> Self {
         DecisionStoreError::Store(StoreError::Db(e))
     }
-}
-
-/// A stored value the domain does not know: the row is corrupt, or from a newer version.
-fn typed<T: std::str::FromStr<Err = crate::domain::decision::UnknownValue>>(raw: String) -> Result<T, StoreError> {
-    raw.parse()
-        .map_err(|e: crate::domain::decision::UnknownValue| StoreError::Corrupt(e.to_string()))
 }
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DecisionRecord, StoreError> {

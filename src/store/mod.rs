@@ -268,3 +268,10 @@ fn decompress(sha: &str, data: &[u8]) -> Result<Vec<u8>, StoreError> {
     }
     Ok(out)
 }
+
+/// A stored word parsed into the domain's type; one the domain does not know means the row is
+/// corrupt, or was written by a newer version.
+pub(super) fn typed<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(raw: String) -> Result<T, StoreError> {
+    raw.parse()
+        .map_err(|e: crate::domain::UnknownValue| StoreError::Corrupt(e.to_string()))
+}

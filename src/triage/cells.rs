@@ -323,7 +323,7 @@ fn unit_scale(unit: &str) -> Option<(&'static str, f64)> {
 }
 
 /// Whether two amounts in their units are the same price.
-fn same_amount(a: &str, ua: &str, b: &str, ub: &str) -> bool {
+pub fn same_amount(a: &str, ua: &str, b: &str, ub: &str) -> bool {
     let (Some((ka, sa)), Some((kb, sb)), Ok(x), Ok(y)) =
         (unit_scale(ua), unit_scale(ub), a.parse::<f64>(), b.parse::<f64>())
     else {

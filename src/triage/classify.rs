@@ -221,30 +221,16 @@ static PROHIBITION: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         .expect("valid regex")
 });
 
-/// Whether the change's `kind` facts all have a new value above the old (and there is one).
-pub fn only_raised(facts: &[Fact], kind: &str) -> bool {
+/// Whether the change's `kind` facts all moved one way (`Greater`: every new value above its
+/// old one), and there is at least one.
+pub fn all_moved(facts: &[Fact], kind: &str, way: std::cmp::Ordering) -> bool {
     let num = |v: Option<&str>| v.and_then(|v| v.replace(',', "").parse::<f64>().ok());
-    let of_kind: Vec<&Fact> = facts.iter().filter(|f| f.kind == kind).collect();
-    !of_kind.is_empty()
-        && of_kind
-            .iter()
-            .all(|f| match (num(f.old.as_deref()), num(f.new.as_deref())) {
-                (Some(o), Some(n)) => n > o,
-                _ => false,
-            })
-}
-
-/// Whether the change's `kind` facts all have a new value below the old (and there is one).
-pub fn only_lowered(facts: &[Fact], kind: &str) -> bool {
-    let num = |v: Option<&str>| v.and_then(|v| v.replace(',', "").parse::<f64>().ok());
-    let of_kind: Vec<&Fact> = facts.iter().filter(|f| f.kind == kind).collect();
-    !of_kind.is_empty()
-        && of_kind
-            .iter()
-            .all(|f| match (num(f.old.as_deref()), num(f.new.as_deref())) {
-                (Some(o), Some(n)) => n < o,
-                _ => false,
-            })
+    let mut of_kind = facts.iter().filter(|f| f.kind == kind).peekable();
+    of_kind.peek().is_some()
+        && of_kind.all(|f| match (num(f.new.as_deref()), num(f.old.as_deref())) {
+            (Some(n), Some(o)) => n.partial_cmp(&o) == Some(way),
+            _ => false,
+        })
 }
 
 /// Severity from what the change does; raised later when it touches what we use.
@@ -271,7 +257,7 @@ pub fn severity(category: &str, facts: &[Fact], changed_lines: usize) -> Severit
             Severity::High
         }
         // Limits raised and none lowered: more room, nothing to do.
-        "rate_limit" if only_raised(facts, "rate_limit") => Severity::Low,
+        "rate_limit" if all_moved(facts, "rate_limit", std::cmp::Ordering::Greater) => Severity::Low,
         "policy" | "rate_limit" | "model_launch" => Severity::Medium,
         "capability" => Severity::Low,
         _ => Severity::Low,

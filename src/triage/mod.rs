@@ -22,6 +22,7 @@ use crate::domain::brief::Severity;
 use crate::flags::FlagSet;
 use facts::Fact;
 use serde::Serialize;
+use std::cmp::Ordering;
 
 /// What triage knows besides the two texts.
 pub struct Context<'a> {
@@ -170,8 +171,8 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     // edit, a page with no model in it) names the flags for context only: every watched
     // provider is one we use, and raising all of its edits would drown the ones that matter.
     // Good news (limits raised, prices cut) on a model we use is still good news.
-    let good_news = (category == "rate_limit" && classify::only_raised(&facts, "rate_limit"))
-        || (category == "pricing" && classify::only_lowered(&facts, "price"));
+    let good_news = (category == "rate_limit" && classify::all_moved(&facts, "rate_limit", Ordering::Greater))
+        || (category == "pricing" && classify::all_moved(&facts, "price", Ordering::Less));
     let model_hit = !good_news && !what_breaks.is_empty() && facts.iter().any(|f| f.subject.is_some());
     if model_hit && category == "deprecation" {
         severity = if within_days(&facts, 30, ctx.today) {

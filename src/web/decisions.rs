@@ -130,19 +130,15 @@ fn in_env(viewer: &Viewer, env: &str) -> bool {
 
 /// The engine's refusals as page errors, with the API's status codes.
 fn decision_error(e: DecisionError) -> WebError {
+    use crate::domain::decision::LifecycleError as L;
     use DecisionStoreError as S;
     match e {
         DecisionError::Store(S::NotFound(id)) => WebError::NotFound(format!("no decision {id}")),
         DecisionError::Store(S::Store(e)) => e.into(),
-        DecisionError::Store(e @ S::Refused(crate::domain::decision::LifecycleError::OwnDecision)) => {
-            WebError::Forbidden(e.to_string())
+        DecisionError::Store(e @ S::Refused(L::OwnDecision)) => WebError::Forbidden(e.to_string()),
+        DecisionError::Store(e @ S::Refused(L::NotAllowed { .. } | L::AlreadyVoted(_))) => {
+            WebError::Conflict(e.to_string())
         }
-        DecisionError::Store(
-            e @ S::Refused(
-                crate::domain::decision::LifecycleError::NotAllowed { .. }
-                | crate::domain::decision::LifecycleError::AlreadyVoted(_),
-            ),
-        ) => WebError::Conflict(e.to_string()),
         DecisionError::Flags(crate::flags::ServiceError::NotLoaded) => {
             WebError::Conflict("the flags are not loaded yet; try again in a moment".into())
         }

@@ -62,18 +62,14 @@ pub fn facts_in_short(body: &Value) -> String {
 
 async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filters>) -> Result<Response, WebError> {
     let status = nonempty(q.status).unwrap_or_else(|| "open".into());
-    // `open`, `all` or one status; a word that is none of them matches nothing.
-    let (wanted, unknown) = match status.as_str() {
-        "open" | "all" => (None, false),
-        s => match s.parse::<BriefStatus>() {
-            Ok(st) => (Some(st), false),
-            Err(_) => (None, true),
-        },
+    // `open`, `all` or one status, and one severity: a word that names none matches nothing.
+    let wanted = match status.as_str() {
+        "open" | "all" => Ok(None),
+        s => s.parse::<BriefStatus>().map(Some),
     };
-    let severity: Option<Severity> = nonempty(q.severity.clone())
-        .map(|s| s.parse().ok())
-        .map(|s| s.unwrap_or(Severity::Info));
-    let severity_unknown = nonempty(q.severity.clone()).is_some_and(|s| s.parse::<Severity>().is_err());
+    let severity = nonempty(q.severity.clone()).map(|s| s.parse::<Severity>()).transpose();
+    let matches_nothing = wanted.is_err() || severity.is_err();
+    let (wanted, severity) = (wanted.unwrap_or(None), severity.unwrap_or(None));
     let all = st
         .store
         .briefs_with_bodies(&BriefFilter {
@@ -89,7 +85,7 @@ async fn inbox(State(st): State<AppState>, viewer: Viewer, Query(q): Query<Filte
     let mut rows = Vec::new();
     for b in all
         .iter()
-        .filter(|_| !unknown && !severity_unknown)
+        .filter(|_| !matches_nothing)
         .filter(|b| status != "open" || open(b.status))
     {
         let body = b.brief.as_ref().unwrap_or(&Value::Null);

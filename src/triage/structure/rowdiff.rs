@@ -92,19 +92,19 @@ pub fn canonical(value: &str) -> String {
     s
 }
 
-/// A token price per million tokens, its unit from the cell or else its column (`$0.0008`
-/// under "Price per 1,000 input tokens" is 0.8): the same price told in another unit is no change.
-fn per_million(value: &str, header: &str) -> Option<f64> {
-    let prices = crate::triage::numbers::find_prices(&plain(value));
-    let [p] = prices.as_slice() else { return None };
-    let unit = p.unit.clone().or_else(|| crate::triage::cells::unit_from_key(header))?;
-    let scale = match unit.as_str() {
-        "per 1M tokens" => 1.0,
-        "per 1K tokens" => 1_000.0,
-        "per token" => 1_000_000.0,
-        _ => return None,
+/// Whether two cells are the same price told in different units, each unit from the cell or else
+/// its column (`$0.0008` under "Price per 1,000 input tokens" is `$0.80` under "per 1M").
+fn same_price(old: &str, old_header: &str, new: &str, new_header: &str) -> bool {
+    let price = |value: &str, header: &str| {
+        let prices = crate::triage::numbers::find_prices(&plain(value));
+        let [p] = prices.as_slice() else { return None };
+        let unit = p.unit.clone().or_else(|| crate::triage::cells::unit_from_key(header))?;
+        Some((p.amount.clone(), unit))
     };
-    p.amount.parse::<f64>().ok().map(|a| a * scale)
+    match (price(old, old_header), price(new, new_header)) {
+        (Some((a, ua)), Some((b, ub))) => crate::triage::cells::same_amount(&a, &ua, &b, &ub),
+        _ => false,
+    }
 }
 
 fn cells(before: &Record, after: &Record) -> Vec<CellChange> {
@@ -141,13 +141,7 @@ fn cells(before: &Record, after: &Record) -> Vec<CellChange> {
                 n.map(canonical).unwrap_or_default(),
             );
             let old_name = renamed.get(name).copied().unwrap_or(name);
-            let rescaled = match (
-                o.and_then(|v| per_million(v, old_name)),
-                n.and_then(|v| per_million(v, name)),
-            ) {
-                (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12),
-                _ => false,
-            };
+            let rescaled = matches!((o, n), (Some(o), Some(n)) if same_price(o, old_name, n, name));
             (co != cn && !rescaled).then(|| CellChange {
                 field: name.to_owned(),
                 old_field: renamed.get(name).map(|x| (*x).to_owned()),
