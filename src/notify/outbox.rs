@@ -20,7 +20,12 @@ pub struct Notifier {
     client: reqwest::Client,
     /// Where people reach this signalbox, for links (`https://signalbox.example.com`).
     public_url: Option<String>,
+    /// One attempt's bound: a claim's lease is computed from it.
+    timeout: Duration,
 }
+
+/// Deliveries claimed per round; the claim's lease covers sending all of them one after another.
+const CLAIM: i64 = 20;
 
 impl Notifier {
     pub fn new(
@@ -42,6 +47,7 @@ impl Notifier {
             sinks,
             client,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            timeout,
         })
     }
 
@@ -107,48 +113,61 @@ impl Notifier {
         // Only the configured sinks' queues: a removed sink's backlog waits for it to come back
         // without crowding the others out.
         let names: Vec<&str> = self.sinks.iter().map(|s| s.name.as_str()).collect();
-        for d in self.store.due_deliveries(Utc::now(), 100, &names).await? {
-            let Some(sink) = self.sinks.iter().find(|s| s.name == d.sink) else {
-                continue;
-            };
-            let n: Notification = match serde_json::from_str(&d.payload) {
-                Ok(n) => n,
-                Err(e) => {
-                    let reason = format!("stored notification unreadable: {e}");
-                    self.store
-                        .record_attempt(d.id, "failed", None, Some(&reason), None)
-                        .await?;
+        // The lease outlasts one round of sends, each bounded by the client's timeout.
+        let lease = chrono::Duration::from_std(self.timeout * (CLAIM as u32 + 1) + Duration::from_secs(30))
+            .unwrap_or(chrono::Duration::minutes(15));
+        loop {
+            let batch = self
+                .store
+                .claim_due_deliveries(Utc::now(), lease, CLAIM, &names)
+                .await?;
+            let claimed = batch.len() as i64;
+            for d in batch {
+                let Some(sink) = self.sinks.iter().find(|s| s.name == d.sink) else {
                     continue;
+                };
+                let n: Notification = match serde_json::from_str(&d.payload) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let reason = format!("stored notification unreadable: {e}");
+                        self.store
+                            .record_attempt(d.id, "failed", None, Some(&reason), None)
+                            .await?;
+                        continue;
+                    }
+                };
+                match deliver(&self.client, sink, &d.msg_id, &n, Utc::now()).await {
+                    Ok(status) => {
+                        self.store
+                            .record_attempt(d.id, "delivered", Some(status), None, None)
+                            .await?;
+                        delivered += 1;
+                    }
+                    Err(e) => {
+                        let attempts = d.attempts as u32 + 1;
+                        let give_up = !e.is_retryable() || attempts >= MAX_ATTEMPTS;
+                        // A receiver's Retry-After is honoured up to a day: a larger (or absurd) value
+                        // must neither park the message for ever nor overflow the clock.
+                        let asked = e.retry_after().unwrap_or_default().min(Duration::from_secs(86_400));
+                        let wait = asked.max(backoff(attempts - 1));
+                        let next = chrono::Duration::from_std(wait)
+                            .ok()
+                            .and_then(|w| Utc::now().checked_add_signed(w))
+                            .unwrap_or_else(|| Utc::now() + chrono::Duration::hours(1));
+                        let (status, next) = if give_up {
+                            ("failed", None)
+                        } else {
+                            ("pending", Some(next))
+                        };
+                        log_failure(&sink.name, &d.event, attempts, give_up, &e);
+                        self.store
+                            .record_attempt(d.id, status, e.status(), Some(e.message()), next)
+                            .await?;
+                    }
                 }
-            };
-            match deliver(&self.client, sink, &d.msg_id, &n, Utc::now()).await {
-                Ok(status) => {
-                    self.store
-                        .record_attempt(d.id, "delivered", Some(status), None, None)
-                        .await?;
-                    delivered += 1;
-                }
-                Err(e) => {
-                    let attempts = d.attempts as u32 + 1;
-                    let give_up = !e.is_retryable() || attempts >= MAX_ATTEMPTS;
-                    // A receiver's Retry-After is honoured up to a day: a larger (or absurd) value
-                    // must neither park the message for ever nor overflow the clock.
-                    let asked = e.retry_after().unwrap_or_default().min(Duration::from_secs(86_400));
-                    let wait = asked.max(backoff(attempts - 1));
-                    let next = chrono::Duration::from_std(wait)
-                        .ok()
-                        .and_then(|w| Utc::now().checked_add_signed(w))
-                        .unwrap_or_else(|| Utc::now() + chrono::Duration::hours(1));
-                    let (status, next) = if give_up {
-                        ("failed", None)
-                    } else {
-                        ("pending", Some(next))
-                    };
-                    log_failure(&sink.name, &d.event, attempts, give_up, &e);
-                    self.store
-                        .record_attempt(d.id, status, e.status(), Some(e.message()), next)
-                        .await?;
-                }
+            }
+            if claimed < CLAIM {
+                break;
             }
         }
         Ok(delivered)

@@ -6,7 +6,7 @@
 use super::{Store, StoreError, from_millis, to_millis};
 use crate::audit::{AuditEvent, GENESIS, event_hash};
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// An event to append.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ pub struct AuditFilter {
 
 /// Appends one event after the chain's current head, on the caller's transaction.
 pub(crate) async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     e: &NewAudit<'_>,
     at: DateTime<Utc>,
 ) -> Result<AuditEvent, StoreError> {
@@ -75,7 +75,7 @@ pub(crate) async fn append(
     );
     let id: i64 = sqlx::query(
         "INSERT INTO audit_events (at, actor, action, object_type, object_id, payload, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(to_millis(at))
     .bind(e.actor)
@@ -102,7 +102,7 @@ pub(crate) async fn append(
     })
 }
 
-fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEvent {
+fn event_from_row(r: &sqlx::any::AnyRow) -> AuditEvent {
     let payload_text: String = r.get("payload");
     AuditEvent {
         id: r.get("id"),
@@ -121,7 +121,7 @@ fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEvent {
 impl Store {
     /// Records an event that is not part of another write (a reload, a token made by the CLI).
     pub async fn audit(&self, e: NewAudit<'_>) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let ev = append(&mut tx, &e, self.now()).await?;
         tx.commit().await?;
         Ok(ev)
@@ -136,10 +136,10 @@ impl Store {
         };
         let rows = sqlx::query(
             "SELECT * FROM audit_events
-              WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2) AND (?3 IS NULL OR actor = ?3)
-                AND (?4 IS NULL OR object_type = ?4) AND (?5 IS NULL OR object_id = ?5)
-                AND (?6 IS NULL OR action = ?6) AND (?7 IS NULL OR action LIKE ?7) AND id > ?8
-              ORDER BY id LIMIT ?9",
+              WHERE ($1 IS NULL OR at >= $1) AND ($2 IS NULL OR at < $2) AND ($3 IS NULL OR actor = $3)
+                AND ($4 IS NULL OR object_type = $4) AND ($5 IS NULL OR object_id = $5)
+                AND ($6 IS NULL OR action = $6) AND ($7 IS NULL OR action LIKE $7) AND id > $8
+              ORDER BY id LIMIT $9",
         )
         .bind(f.since.map(to_millis))
         .bind(f.until.map(to_millis))
@@ -157,7 +157,7 @@ impl Store {
 
     /// A page of the whole chain in order, for verification.
     pub async fn audit_page(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_events WHERE id > ? ORDER BY id LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after_id)
             .bind(limit)
             .fetch_all(self.pool())
@@ -167,7 +167,7 @@ impl Store {
 
     /// The event just before `id` in the chain (its hash anchors a partial verification).
     pub async fn audit_before(&self, id: i64) -> Result<Option<AuditEvent>, StoreError> {
-        let row = sqlx::query("SELECT * FROM audit_events WHERE id < ? ORDER BY id DESC LIMIT 1")
+        let row = sqlx::query("SELECT * FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT 1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;

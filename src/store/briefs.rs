@@ -59,7 +59,7 @@ pub struct BriefFilter {
     pub since: Option<DateTime<Utc>>,
 }
 
-fn brief_from_row(r: &sqlx::sqlite::SqliteRow, with_body: bool) -> Result<BriefRecord, StoreError> {
+fn brief_from_row(r: &sqlx::any::AnyRow, with_body: bool) -> Result<BriefRecord, StoreError> {
     Ok(BriefRecord {
         id: r.get("id"),
         change: r.get("change_id"),
@@ -81,13 +81,13 @@ impl Store {
     /// Stores a brief and marks its change triaged, together. A change already triaged (by a
     /// `check` beside a running server) is not briefed twice: its brief's id is returned.
     pub async fn insert_brief(&self, b: NewBrief<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         if let Some(id) = already_triaged(&mut tx, b.change_id).await? {
             return Ok(id);
         }
         let id: i64 = sqlx::query(
             "INSERT INTO briefs (change_id, source_id, provider, owner, material, category, severity, title, body, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(b.change_id)
         .bind(b.source)
@@ -102,23 +102,25 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .get("id");
-        sqlx::query("UPDATE changes SET triaged_at = ? WHERE id = ?")
+        sqlx::query("UPDATE changes SET triaged_at = $1 WHERE id = $2")
             .bind(to_millis(b.now))
             .bind(b.change_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, to_status) VALUES (?, ?, 'system', 'created', 'new')")
+        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, to_status) VALUES ($1, $2, 'system', 'created', 'new')")
             .bind(id)
             .bind(to_millis(b.now))
             .execute(&mut *tx)
             .await?;
         for thread in &b.threads {
-            sqlx::query("INSERT OR IGNORE INTO brief_threads (source_id, thread, brief_id) VALUES (?, ?, ?)")
-                .bind(b.source)
-                .bind(thread)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO brief_threads (source_id, thread, brief_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(b.source)
+            .bind(thread)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
         append(
             &mut tx,
@@ -142,7 +144,7 @@ impl Store {
         let mut newest = None;
         for t in threads {
             let id: Option<i64> =
-                sqlx::query("SELECT MAX(brief_id) AS id FROM brief_threads WHERE source_id = ? AND thread = ?")
+                sqlx::query("SELECT MAX(brief_id) AS id FROM brief_threads WHERE source_id = $1 AND thread = $2")
                     .bind(source)
                     .bind(t)
                     .fetch_one(self.pool())
@@ -165,31 +167,33 @@ impl Store {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         if already_triaged(&mut tx, change_id).await?.is_some() {
             return Ok(false);
         }
         let now_ms = to_millis(now);
         sqlx::query(
-            "INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, 'system', 'update', ?)",
+            "INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES ($1, $2, 'system', 'update', $3)",
         )
         .bind(brief_id)
         .bind(now_ms)
         .bind(detail)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE changes SET triaged_at = ? WHERE id = ?")
+        sqlx::query("UPDATE changes SET triaged_at = $1 WHERE id = $2")
             .bind(now_ms)
             .bind(change_id)
             .execute(&mut *tx)
             .await?;
         for thread in threads {
-            sqlx::query("INSERT OR IGNORE INTO brief_threads (source_id, thread, brief_id) VALUES (?, ?, ?)")
-                .bind(source)
-                .bind(thread)
-                .bind(brief_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO brief_threads (source_id, thread, brief_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(source)
+            .bind(thread)
+            .bind(brief_id)
+            .execute(&mut *tx)
+            .await?;
         }
         append(
             &mut tx,
@@ -220,10 +224,10 @@ impl Store {
 
     async fn query_briefs(&self, f: &BriefFilter, with_body: bool) -> Result<Vec<BriefRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM briefs WHERE (?1 IS NULL OR source_id = ?1) AND (?2 IS NULL OR provider = ?2)
-               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR severity = ?4) AND (?5 IS NULL OR material = ?5)
-               AND (?6 IS NULL OR category = ?6) AND (?7 IS NULL OR assignee = ?7) AND (?8 IS NULL OR owner = ?8)
-               AND (?9 IS NULL OR created_at >= ?9)
+            "SELECT * FROM briefs WHERE ($1 IS NULL OR source_id = $1) AND ($2 IS NULL OR provider = $2)
+               AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR severity = $4) AND ($5 IS NULL OR material = $5)
+               AND ($6 IS NULL OR category = $6) AND ($7 IS NULL OR assignee = $7) AND ($8 IS NULL OR owner = $8)
+               AND ($9 IS NULL OR created_at >= $9)
              ORDER BY id DESC",
         )
         .bind(&f.source)
@@ -241,7 +245,7 @@ impl Store {
     }
 
     pub async fn brief(&self, id: i64) -> Result<Option<BriefRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM briefs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -250,8 +254,8 @@ impl Store {
 }
 
 /// Whether a change was triaged already: `Some(brief id)` (0 when it went on a timeline).
-async fn already_triaged(conn: &mut sqlx::SqliteConnection, change_id: i64) -> Result<Option<i64>, StoreError> {
-    let triaged: Option<i64> = sqlx::query("SELECT triaged_at FROM changes WHERE id = ?")
+async fn already_triaged(conn: &mut sqlx::AnyConnection, change_id: i64) -> Result<Option<i64>, StoreError> {
+    let triaged: Option<i64> = sqlx::query("SELECT triaged_at FROM changes WHERE id = $1")
         .bind(change_id)
         .fetch_optional(&mut *conn)
         .await?
@@ -259,7 +263,7 @@ async fn already_triaged(conn: &mut sqlx::SqliteConnection, change_id: i64) -> R
     if triaged.is_none() {
         return Ok(None);
     }
-    let brief: Option<i64> = sqlx::query("SELECT id FROM briefs WHERE change_id = ?")
+    let brief: Option<i64> = sqlx::query("SELECT id FROM briefs WHERE change_id = $1")
         .bind(change_id)
         .fetch_optional(&mut *conn)
         .await?
@@ -305,12 +309,8 @@ impl Store {
             // Refused before any work: a dismissal needs its reason whatever the status.
             lifecycle::transition(BriefStatus::New, to, detail)?;
         }
-        let mut tx = self
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::from)?;
-        let from: String = sqlx::query("SELECT status FROM briefs WHERE id = ?")
+        let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+        let from: String = sqlx::query("SELECT status FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
@@ -319,14 +319,14 @@ impl Store {
             .get("status");
         let from: BriefStatus = typed(from)?;
         lifecycle::transition(from, to, detail)?;
-        sqlx::query("UPDATE briefs SET status = ? WHERE id = ?")
+        sqlx::query("UPDATE briefs SET status = $1 WHERE id = $2")
             .bind(to.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
         sqlx::query(
-            "INSERT INTO brief_events (brief_id, at, actor, action, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO brief_events (brief_id, at, actor, action, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(to_millis(now))
@@ -366,8 +366,8 @@ impl Store {
         why: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let old: Option<String> = sqlx::query("SELECT severity FROM briefs WHERE id = ?")
+        let mut tx = self.begin_write().await?;
+        let old: Option<String> = sqlx::query("SELECT severity FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
@@ -377,18 +377,20 @@ impl Store {
         let Some(severity) = lifecycle::reseverity(old, severity, only_up) else {
             return Ok(false);
         };
-        sqlx::query("UPDATE briefs SET severity = ? WHERE id = ?")
+        sqlx::query("UPDATE briefs SET severity = $1 WHERE id = $2")
             .bind(severity.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, ?, 'severity', ?)")
-            .bind(id)
-            .bind(to_millis(now))
-            .bind(actor)
-            .bind(format!("{old} → {severity}: {why}"))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES ($1, $2, $3, 'severity', $4)",
+        )
+        .bind(id)
+        .bind(to_millis(now))
+        .bind(actor)
+        .bind(format!("{old} → {severity}: {why}"))
+        .execute(&mut *tx)
+        .await?;
         append(
             &mut tx,
             &NewAudit::new(
@@ -413,19 +415,15 @@ impl Store {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<BriefRecord, TransitionError> {
-        let mut tx = self
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::from)?;
-        let old: Option<String> = sqlx::query("SELECT assignee FROM briefs WHERE id = ?")
+        let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+        let old: Option<String> = sqlx::query("SELECT assignee FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::from)?
             .ok_or(TransitionError::NotFound(id))?
             .get("assignee");
-        sqlx::query("UPDATE briefs SET assignee = ? WHERE id = ?")
+        sqlx::query("UPDATE briefs SET assignee = $1 WHERE id = $2")
             .bind(assignee)
             .bind(id)
             .execute(&mut *tx)
@@ -460,12 +458,8 @@ impl Store {
         if text.trim().is_empty() {
             return Err(TransitionError::EmptyComment);
         }
-        let mut tx = self
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::from)?;
-        if sqlx::query("SELECT 1 FROM briefs WHERE id = ?")
+        let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+        if sqlx::query("SELECT 1 FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
@@ -487,14 +481,14 @@ impl Store {
 
     async fn brief_note(
         &self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
         id: i64,
         actor: &str,
         action: &str,
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO brief_events (brief_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(to_millis(now))
             .bind(actor)
@@ -506,7 +500,7 @@ impl Store {
     }
 
     pub async fn brief_events(&self, id: i64) -> Result<Vec<BriefEvent>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM brief_events WHERE brief_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM brief_events WHERE brief_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(self.pool())
             .await?;
@@ -531,7 +525,10 @@ impl Store {
             .map(BriefStatus::as_str)
             .collect();
         let rows =
-            sqlx::query("SELECT * FROM briefs WHERE status IN (SELECT value FROM json_each(?)) AND material = 1")
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM briefs WHERE status IN {} AND material = 1",
+                self.in_json_texts()
+            )))
                 .bind(serde_json::to_string(&open).expect("statuses serialize"))
                 .fetch_all(self.pool())
                 .await?;

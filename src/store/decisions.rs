@@ -9,7 +9,7 @@ use super::{Store, StoreError, from_millis, to_millis, typed};
 use crate::domain::decision::{Action, DecisionStatus, LifecycleError, Transition};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 
 pub use crate::domain::decision::{Decision as DecisionRecord, Vote};
@@ -58,7 +58,7 @@ impl From<sqlx::Error> for DecisionStoreError {
     }
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DecisionRecord, StoreError> {
+fn from_row(r: &sqlx::any::AnyRow) -> Result<DecisionRecord, StoreError> {
     let t = |c: &str| r.get::<Option<i64>, _>(c).map(from_millis);
     Ok(DecisionRecord {
         id: r.get("id"),
@@ -84,14 +84,14 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<DecisionRecord, StoreError> {
     })
 }
 
-async fn load(conn: &mut SqliteConnection, id: i64) -> Result<DecisionRecord, DecisionStoreError> {
-    let row = sqlx::query("SELECT * FROM decisions WHERE id = ?")
+async fn load(conn: &mut AnyConnection, id: i64) -> Result<DecisionRecord, DecisionStoreError> {
+    let row = sqlx::query("SELECT * FROM decisions WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(DecisionStoreError::NotFound(id))?;
     let mut d = from_row(&row)?;
-    d.votes = sqlx::query("SELECT * FROM decision_votes WHERE decision_id = ? ORDER BY at, voter")
+    d.votes = sqlx::query("SELECT * FROM decision_votes WHERE decision_id = $1 ORDER BY at, voter")
         .bind(id)
         .fetch_all(&mut *conn)
         .await?
@@ -101,7 +101,7 @@ async fn load(conn: &mut SqliteConnection, id: i64) -> Result<DecisionRecord, De
     Ok(d)
 }
 
-fn vote_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Vote, StoreError> {
+fn vote_from_row(r: &sqlx::any::AnyRow) -> Result<Vote, StoreError> {
     Ok(Vote {
         voter: r.get("voter"),
         verdict: typed(r.get("verdict"))?,
@@ -111,11 +111,11 @@ fn vote_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Vote, StoreError> {
 }
 
 /// Writes what a transition decided: the decision's moving columns, its new vote, its events.
-async fn save(conn: &mut SqliteConnection, t: &Transition, at: DateTime<Utc>) -> Result<(), DecisionStoreError> {
+async fn save(conn: &mut AnyConnection, t: &Transition, at: DateTime<Utc>) -> Result<(), DecisionStoreError> {
     let d = &t.decision;
     sqlx::query(
-        "UPDATE decisions SET status = ?, applied_at = ?, ended_at = ?, ended_by = ?, end_reason = ?, revert_at = ?
-         WHERE id = ?",
+        "UPDATE decisions SET status = $1, applied_at = $2, ended_at = $3, ended_by = $4, end_reason = $5, revert_at = $6
+         WHERE id = $7",
     )
     .bind(d.status.as_str())
     .bind(d.applied_at.map(to_millis))
@@ -127,7 +127,7 @@ async fn save(conn: &mut SqliteConnection, t: &Transition, at: DateTime<Utc>) ->
     .execute(&mut *conn)
     .await?;
     if let Some(v) = &t.vote {
-        sqlx::query("INSERT INTO decision_votes (decision_id, voter, verdict, reason, at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO decision_votes (decision_id, voter, verdict, reason, at) VALUES ($1, $2, $3, $4, $5)")
             .bind(d.id)
             .bind(&v.voter)
             .bind(v.verdict.as_str())
@@ -160,9 +160,9 @@ impl Store {
         n: NewDecision<'_>,
         also: Option<NewAudit<'_>>,
     ) -> Result<DecisionRecord, DecisionStoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         if let Some(b) = n.brief_id
-            && sqlx::query("SELECT 1 FROM briefs WHERE id = ?")
+            && sqlx::query("SELECT 1 FROM briefs WHERE id = $1")
                 .bind(b)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -173,7 +173,7 @@ impl Store {
         let id: i64 = sqlx::query(
             "INSERT INTO decisions (flag, env, action, variant, reason, brief_id, origin, proposed_by, proposed_at,
                                     starts_at, expires_at, approvals_required, status)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(n.flag)
         .bind(n.env)
@@ -223,10 +223,10 @@ impl Store {
     where
         F: FnOnce(&DecisionRecord, &[DecisionRecord]) -> Result<Vec<Transition>, LifecycleError>,
     {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let d = load(&mut tx, id).await?;
         let ids: Vec<i64> =
-            sqlx::query("SELECT id FROM decisions WHERE flag = ? AND env = ? AND status = 'active' AND id != ?")
+            sqlx::query("SELECT id FROM decisions WHERE flag = $1 AND env = $2 AND status = 'active' AND id != $3")
                 .bind(&d.flag)
                 .bind(&d.env)
                 .bind(id)
@@ -264,8 +264,8 @@ impl Store {
         // Two queries whatever the count: the decisions, then all their votes (the
         // reconciliation lists decisions every tick).
         let mut out: Vec<DecisionRecord> = sqlx::query(
-            "SELECT * FROM decisions WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR flag = ?2)
-               AND (?3 IS NULL OR env = ?3) AND (?4 IS NULL OR brief_id = ?4) ORDER BY id DESC",
+            "SELECT * FROM decisions WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR flag = $2)
+               AND ($3 IS NULL OR env = $3) AND ($4 IS NULL OR brief_id = $4) ORDER BY id DESC",
         )
         .bind(f.status.map(DecisionStatus::as_str))
         .bind(&f.flag)
@@ -281,9 +281,11 @@ impl Store {
         }
         let ids: Vec<i64> = out.iter().map(|d| d.id).collect();
         let mut votes: HashMap<i64, Vec<Vote>> = HashMap::new();
-        for r in sqlx::query(
-            "SELECT * FROM decision_votes WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY at, voter",
-        )
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM decision_votes WHERE CAST(decision_id AS TEXT) IN {} ORDER BY at, voter",
+            self.in_json_texts()
+        )))
         .bind(serde_json::to_string(&ids).expect("ids serialize"))
         .fetch_all(self.pool())
         .await?

@@ -9,7 +9,7 @@ impl Store {
     pub async fn snapshots_around(&self, source: &str, id: i64, n: i64) -> Result<Vec<SnapshotMeta>, StoreError> {
         let mut before = self.snapshots_before(source, id + 1, n + 1).await?;
         before.reverse();
-        let after = sqlx::query("SELECT id FROM snapshots WHERE source_id = ? AND id > ? ORDER BY id LIMIT ?")
+        let after = sqlx::query("SELECT id FROM snapshots WHERE source_id = $1 AND id > $2 ORDER BY id LIMIT $3")
             .bind(source)
             .bind(id)
             .bind(n)
@@ -25,7 +25,7 @@ impl Store {
 
     /// Snapshots of `source` with an id below `below`, newest first, at most `limit`.
     async fn snapshots_before(&self, source: &str, below: i64, limit: i64) -> Result<Vec<SnapshotMeta>, StoreError> {
-        let ids = sqlx::query("SELECT id FROM snapshots WHERE source_id = ? AND id < ? ORDER BY id DESC LIMIT ?")
+        let ids = sqlx::query("SELECT id FROM snapshots WHERE source_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
             .bind(source)
             .bind(below)
             .bind(limit)
@@ -45,7 +45,7 @@ impl Store {
     /// under new rules, or a flap back to an old version, stores a snapshot without a change).
     pub async fn latest_change_up_to(&self, source: &str, id: i64) -> Result<Option<ChangeRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id FROM changes WHERE source_id = ? AND after_snapshot <= ?
+            "SELECT id FROM changes WHERE source_id = $1 AND after_snapshot <= $2
              ORDER BY after_snapshot DESC, id DESC LIMIT 1",
         )
         .bind(source)
@@ -61,7 +61,7 @@ impl Store {
     /// The id of the brief written for a change, if triage wrote one.
     pub async fn brief_id_for_change(&self, change_id: i64) -> Result<Option<i64>, StoreError> {
         Ok(
-            sqlx::query("SELECT id FROM briefs WHERE change_id = ? ORDER BY id LIMIT 1")
+            sqlx::query("SELECT id FROM briefs WHERE change_id = $1 ORDER BY id LIMIT 1")
                 .bind(change_id)
                 .fetch_optional(self.pool())
                 .await?
@@ -72,7 +72,7 @@ impl Store {
     /// How many audit events have an id in `first..=last` (a bundle copies that many).
     pub async fn audit_count_between(&self, first: i64, last: i64) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE id BETWEEN ? AND ?")
+            sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE id BETWEEN $1 AND $2")
                 .bind(first)
                 .bind(last)
                 .fetch_one(self.pool())

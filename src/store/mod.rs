@@ -5,11 +5,12 @@
 //! or a change without its snapshot.
 
 mod audit;
+mod backend;
 mod briefs;
 mod decisions;
 mod evidence;
 mod notify;
-mod sqlite;
+mod snapshots;
 mod tokens;
 mod web_sessions;
 
@@ -18,10 +19,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use audit::{AuditFilter, NewAudit};
+pub use backend::{Backend, Store};
 pub use briefs::{BriefEvent, BriefFilter, BriefRecord, NewBrief, TransitionError};
 pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Vote};
 pub use notify::{Delivery, NewDelivery};
-pub use sqlite::Store;
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};
 pub use web_sessions::WebSession;
 

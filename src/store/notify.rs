@@ -32,7 +32,7 @@ pub struct NewDelivery {
     pub payload: String,
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Delivery {
+fn from_row(r: &sqlx::any::AnyRow) -> Delivery {
     Delivery {
         id: r.get("id"),
         sink: r.get("sink"),
@@ -53,7 +53,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Delivery {
 impl Store {
     /// Where a sink has read the audit log up to; `None` for a sink never seen.
     pub async fn notify_cursor(&self, sink: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query("SELECT audit_id FROM notify_cursors WHERE sink = ?")
+        Ok(sqlx::query("SELECT audit_id FROM notify_cursors WHERE sink = $1")
             .bind(sink)
             .fetch_optional(self.pool())
             .await?
@@ -70,12 +70,12 @@ impl Store {
 
     /// Queues deliveries and moves the sink's cursor to `cursor`, together.
     pub async fn enqueue_deliveries(&self, sink: &str, cursor: i64, new: &[NewDelivery]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let now = to_millis(self.now());
         for d in new {
             sqlx::query(
-                "INSERT OR IGNORE INTO notify_deliveries (sink, audit_id, event, msg_id, payload, status, next_attempt_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                "INSERT INTO notify_deliveries (sink, audit_id, event, msg_id, payload, status, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) ON CONFLICT DO NOTHING",
             )
             .bind(sink)
             .bind(d.audit_id)
@@ -88,8 +88,9 @@ impl Store {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO notify_cursors (sink, audit_id) VALUES (?, ?)
-             ON CONFLICT (sink) DO UPDATE SET audit_id = MAX(audit_id, excluded.audit_id)",
+            "INSERT INTO notify_cursors (sink, audit_id) VALUES ($1, $2)
+             ON CONFLICT (sink) DO UPDATE SET audit_id = CASE WHEN excluded.audit_id > notify_cursors.audit_id
+                 THEN excluded.audit_id ELSE notify_cursors.audit_id END",
         )
         .bind(sink)
         .bind(cursor)
@@ -99,23 +100,35 @@ impl Store {
         Ok(())
     }
 
-    /// Pending deliveries whose time has come, oldest first.
-    pub async fn due_deliveries(
+    /// Claims pending deliveries whose time has come, oldest first: each is pushed `lease` into
+    /// the future as it is handed out, so another replica (or this one's next round) does not
+    /// send it again while it is being sent. A replica that dies holding a claim loses nothing:
+    /// the delivery is due again when the lease runs out, with the same `webhook-id`.
+    pub async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,
+        lease: chrono::Duration,
         limit: i64,
         sinks: &[&str],
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM notify_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-                AND sink IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?",
-        )
-        .bind(to_millis(now))
-        .bind(serde_json::to_string(sinks).expect("names serialize"))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(from_row).collect())
+        let sql = format!(
+            "UPDATE notify_deliveries SET next_attempt_at = $3
+              WHERE id IN (SELECT id FROM notify_deliveries WHERE status = 'pending' AND next_attempt_at <= $2
+                              AND sink IN {} ORDER BY id LIMIT $4{})
+              RETURNING *",
+            self.in_json_texts(),
+            self.skip_locked()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(serde_json::to_string(sinks).expect("names serialize"))
+            .bind(to_millis(now))
+            .bind(to_millis(now + lease))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out: Vec<Delivery> = rows.iter().map(from_row).collect();
+        out.sort_by_key(|d| d.id);
+        Ok(out)
     }
 
     /// Records an attempt: `delivered`, `pending` again at `next` (a retryable failure), or
@@ -130,10 +143,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = to_millis(self.now());
         sqlx::query(
-            "UPDATE notify_deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?,
-                    next_attempt_at = COALESCE(?, next_attempt_at),
-                    delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
-              WHERE id = ?",
+            "UPDATE notify_deliveries SET status = $1, attempts = attempts + 1, last_status = $2, last_error = $3,
+                    next_attempt_at = COALESCE($4, next_attempt_at),
+                    delivered_at = CASE WHEN $5 = 'delivered' THEN $6 ELSE delivered_at END
+              WHERE id = $7",
         )
         .bind(status)
         .bind(http_status.map(i64::from))
@@ -155,8 +168,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM notify_deliveries WHERE (?1 IS NULL OR sink = ?1) AND (?2 IS NULL OR status = ?2)
-             ORDER BY id DESC LIMIT ?3",
+            "SELECT * FROM notify_deliveries WHERE ($1 IS NULL OR sink = $1) AND ($2 IS NULL OR status = $2)
+             ORDER BY id DESC LIMIT $3",
         )
         .bind(sink)
         .bind(status)

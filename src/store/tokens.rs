@@ -41,7 +41,7 @@ pub struct UsageRow {
     pub last_seen: DateTime<Utc>,
 }
 
-fn token_from_row(r: &sqlx::sqlite::SqliteRow) -> TokenRecord {
+fn token_from_row(r: &sqlx::any::AnyRow) -> TokenRecord {
     let scopes: String = r.get("scopes");
     TokenRecord {
         id: r.get("id"),
@@ -66,9 +66,9 @@ impl Store {
         env: &str,
         actor: &str,
     ) -> Result<TokenRecord, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
-            "INSERT INTO tokens (name, token_sha256, prefix, scopes, env, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO tokens (name, token_sha256, prefix, scopes, env, created_at) VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING *",
         )
         .bind(name)
@@ -111,9 +111,9 @@ impl Store {
 
     /// Revokes the active token of that name (or id). Returns whether one was revoked.
     pub async fn revoke_token(&self, name_or_id: &str, actor: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
-            "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND (name = ?2 OR CAST(id AS TEXT) = ?2)
+            "UPDATE tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (name = $2 OR CAST(id AS TEXT) = $2)
              RETURNING *",
         )
         .bind(to_millis(self.now()))
@@ -144,9 +144,10 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         for d in deltas {
             sqlx::query(
-                "INSERT INTO flag_usage (flag, variant, env, token_name, count, last_seen) VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT(flag, variant, env, token_name) DO UPDATE SET count = count + excluded.count,
-                     last_seen = MAX(last_seen, excluded.last_seen)",
+                "INSERT INTO flag_usage (flag, variant, env, token_name, count, last_seen) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT(flag, variant, env, token_name) DO UPDATE SET count = flag_usage.count + excluded.count,
+                     last_seen = CASE WHEN excluded.last_seen > flag_usage.last_seen
+                                 THEN excluded.last_seen ELSE flag_usage.last_seen END",
             )
             .bind(&d.flag)
             .bind(&d.variant)
@@ -165,7 +166,7 @@ impl Store {
     pub async fn usage(&self, flag: Option<&str>) -> Result<Vec<UsageRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT flag, variant, env, token_name, count, last_seen FROM flag_usage
-             WHERE (?1 IS NULL OR flag = ?1) ORDER BY last_seen DESC",
+             WHERE ($1 IS NULL OR flag = $1) ORDER BY last_seen DESC",
         )
         .bind(flag)
         .fetch_all(self.pool())

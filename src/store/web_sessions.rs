@@ -17,13 +17,13 @@ pub struct WebSession {
 impl Store {
     pub async fn create_web_session(&self, id_sha256: &str, s: &WebSession) -> Result<(), StoreError> {
         // Sessions past their time are forgotten whenever a new one starts.
-        sqlx::query("DELETE FROM web_sessions WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
             .bind(to_millis(self.now()))
             .execute(self.pool())
             .await?;
         sqlx::query(
             "INSERT INTO web_sessions (id_sha256, token_id, name, scopes, env, csrf, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id_sha256)
         .bind(s.token_id)
@@ -40,7 +40,7 @@ impl Store {
 
     /// The session with this id, if it has not expired.
     pub async fn web_session(&self, id_sha256: &str) -> Result<Option<WebSession>, StoreError> {
-        let row = sqlx::query("SELECT * FROM web_sessions WHERE id_sha256 = ? AND expires_at > ?")
+        let row = sqlx::query("SELECT * FROM web_sessions WHERE id_sha256 = $1 AND expires_at > $2")
             .bind(id_sha256)
             .bind(to_millis(self.now()))
             .fetch_optional(self.pool())
@@ -62,7 +62,7 @@ impl Store {
 
     /// Ends a session (sign-out), and forgets expired ones.
     pub async fn delete_web_session(&self, id_sha256: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM web_sessions WHERE id_sha256 = ? OR expires_at <= ?")
+        sqlx::query("DELETE FROM web_sessions WHERE id_sha256 = $1 OR expires_at <= $2")
             .bind(id_sha256)
             .bind(to_millis(self.now()))
             .execute(self.pool())

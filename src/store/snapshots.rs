@@ -1,38 +1,12 @@
-//! SQLite implementation of the store.
+//! Snapshots, changes, fetch attempts and source health: what one poll writes, and the triage
+//! outbox (changes not triaged yet).
 
 use super::*;
 use crate::fetch::Validators;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-use std::str::FromStr;
-use std::time::Duration;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
-#[derive(Debug, Clone)]
-pub struct Store {
-    pool: SqlitePool,
-    /// Where the store's own timestamps come from (sessions, tokens, audit events not part of
-    /// a domain transition): passed in, never read from the system here.
-    clock: std::sync::Arc<dyn crate::domain::Clock>,
-}
-
-/// `sqlite://PATH`, `sqlite:PATH` or a bare file path.
-fn connect_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
-    let opts = if url.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(url).map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?
-    } else if url.contains("://") {
-        return Err(StoreError::UnsupportedUrl(url.to_owned()));
-    } else {
-        SqliteConnectOptions::new().filename(url)
-    };
-    Ok(opts
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true))
-}
-
-fn snapshot_from_row(r: &SqliteRow) -> SnapshotMeta {
+fn snapshot_from_row(r: &AnyRow) -> SnapshotMeta {
     let headers: String = r.get("headers");
     SnapshotMeta {
         id: r.get("id"),
@@ -48,7 +22,7 @@ fn snapshot_from_row(r: &SqliteRow) -> SnapshotMeta {
     }
 }
 
-fn change_from_row(r: &SqliteRow, with_diff: bool) -> ChangeRecord {
+fn change_from_row(r: &AnyRow, with_diff: bool) -> ChangeRecord {
     let kind: String = r.get("kind");
     ChangeRecord {
         id: r.get("id"),
@@ -66,7 +40,7 @@ fn change_from_row(r: &SqliteRow, with_diff: bool) -> ChangeRecord {
     }
 }
 
-fn state_from_row(r: &SqliteRow) -> SourceState {
+fn state_from_row(r: &AnyRow) -> SourceState {
     let t = |c: &str| r.get::<Option<i64>, _>(c).map(from_millis);
     SourceState {
         source: r.get("source_id"),
@@ -85,64 +59,29 @@ fn state_from_row(r: &SqliteRow) -> SourceState {
 }
 
 impl Store {
-    /// Opens (creating when missing) and migrates the database.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
-        Self::open_with_clock(url, std::sync::Arc::new(crate::clock::SystemClock)).await
-    }
-
-    /// `open`, with the clock the store's timestamps come from.
-    pub async fn open_with_clock(
-        url: &str,
-        clock: std::sync::Arc<dyn crate::domain::Clock>,
-    ) -> Result<Store, StoreError> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(connect_options(url)?)
-            .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool, clock })
-    }
-
-    pub(super) fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    pub(super) fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
     pub async fn state(&self, source: &str) -> Result<Option<SourceState>, StoreError> {
-        let row = sqlx::query("SELECT * FROM source_state WHERE source_id = ?")
+        let row = sqlx::query("SELECT * FROM source_state WHERE source_id = $1")
             .bind(source)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         Ok(row.as_ref().map(state_from_row))
     }
 
     pub async fn states(&self) -> Result<Vec<SourceState>, StoreError> {
         let rows = sqlx::query("SELECT * FROM source_state ORDER BY source_id")
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         Ok(rows.iter().map(state_from_row).collect())
     }
 
     pub async fn set_next_run(&self, source: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO source_state (source_id, next_run) VALUES (?, ?)
+            "INSERT INTO source_state (source_id, next_run) VALUES ($1, $2)
              ON CONFLICT(source_id) DO UPDATE SET next_run = excluded.next_run",
         )
         .bind(source)
         .bind(to_millis(at))
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -150,10 +89,10 @@ impl Store {
     pub async fn latest_snapshot(&self, source: &str) -> Result<Option<SnapshotMeta>, StoreError> {
         let row = sqlx::query(
             "SELECT id, source_id, fetched_at, url, http_status, headers, raw_sha256, text_sha256, rules_hash, origin
-             FROM snapshots WHERE source_id = ? ORDER BY id DESC LIMIT 1",
+             FROM snapshots WHERE source_id = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(source)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(snapshot_from_row))
     }
@@ -162,11 +101,11 @@ impl Store {
     pub async fn snapshot_at(&self, source: &str, at: DateTime<Utc>) -> Result<Option<SnapshotMeta>, StoreError> {
         let row = sqlx::query(
             "SELECT id, source_id, fetched_at, url, http_status, headers, raw_sha256, text_sha256, rules_hash, origin
-             FROM snapshots WHERE source_id = ? AND fetched_at <= ? ORDER BY fetched_at DESC, id DESC LIMIT 1",
+             FROM snapshots WHERE source_id = $1 AND fetched_at <= $2 ORDER BY fetched_at DESC, id DESC LIMIT 1",
         )
         .bind(source)
         .bind(to_millis(at))
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(snapshot_from_row))
     }
@@ -174,10 +113,10 @@ impl Store {
     pub async fn snapshot(&self, id: i64) -> Result<Option<SnapshotMeta>, StoreError> {
         let row = sqlx::query(
             "SELECT id, source_id, fetched_at, url, http_status, headers, raw_sha256, text_sha256, rules_hash, origin
-             FROM snapshots WHERE id = ?",
+             FROM snapshots WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(snapshot_from_row))
     }
@@ -186,11 +125,11 @@ impl Store {
     pub async fn snapshots(&self, source: &str, limit: i64) -> Result<Vec<SnapshotMeta>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, source_id, fetched_at, url, http_status, headers, raw_sha256, text_sha256, rules_hash, origin
-             FROM snapshots WHERE source_id = ? ORDER BY id DESC LIMIT ?",
+             FROM snapshots WHERE source_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(source)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(snapshot_from_row).collect())
     }
@@ -202,11 +141,11 @@ impl Store {
         let row = sqlx::query(
             "SELECT id, source_id, fetched_at, url, http_status, headers, raw_sha256, text_sha256, rules_hash, origin
              FROM snapshots WHERE id = COALESCE(
-                 (SELECT after_snapshot FROM changes WHERE source_id = ?1 ORDER BY id DESC LIMIT 1),
-                 (SELECT MIN(id) FROM snapshots WHERE source_id = ?1))",
+                 (SELECT after_snapshot FROM changes WHERE source_id = $1 ORDER BY id DESC LIMIT 1),
+                 (SELECT MIN(id) FROM snapshots WHERE source_id = $1))",
         )
         .bind(source)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(snapshot_from_row))
     }
@@ -214,22 +153,22 @@ impl Store {
     /// The text hashes of the last `n` distinct versions under the given rules (the flapping rule).
     pub async fn recent_text_hashes(&self, source: &str, rules_hash: &str, n: i64) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT text_sha256 FROM snapshots WHERE source_id = ? AND rules_hash = ?
-             GROUP BY text_sha256 ORDER BY MAX(id) DESC LIMIT ?",
+            "SELECT text_sha256 FROM snapshots WHERE source_id = $1 AND rules_hash = $2
+             GROUP BY text_sha256 ORDER BY MAX(id) DESC LIMIT $3",
         )
         .bind(source)
         .bind(rules_hash)
         .bind(n)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|r| r.get("text_sha256")).collect())
     }
 
     /// A blob's bytes, checked against its hash.
     pub async fn blob(&self, sha: &str) -> Result<Vec<u8>, StoreError> {
-        let row = sqlx::query("SELECT data FROM blobs WHERE sha256 = ?")
+        let row = sqlx::query("SELECT data FROM blobs WHERE sha256 = $1")
             .bind(sha)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::MissingBlob(sha.to_owned()))?;
         decompress(sha, &row.get::<Vec<u8>, _>("data"))
@@ -248,22 +187,22 @@ impl Store {
     ) -> Result<Vec<ChangeRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, source_id, before_snapshot, after_snapshot, detected_at, kind FROM changes
-             WHERE (?1 IS NULL OR source_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
+             WHERE ($1 IS NULL OR source_id = $1) AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(source)
         .bind(after_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|r| change_from_row(r, false)).collect())
     }
 
     pub async fn change(&self, id: i64) -> Result<Option<ChangeRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, source_id, before_snapshot, after_snapshot, detected_at, kind, diff FROM changes WHERE id = ?",
+            "SELECT id, source_id, before_snapshot, after_snapshot, detected_at, kind, diff FROM changes WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(|r| change_from_row(r, true)))
     }
@@ -272,19 +211,19 @@ impl Store {
     pub async fn untriaged_changes(&self, limit: i64) -> Result<Vec<ChangeRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, source_id, before_snapshot, after_snapshot, detected_at, kind, diff FROM changes
-             WHERE triaged_at IS NULL ORDER BY id LIMIT ?",
+             WHERE triaged_at IS NULL ORDER BY id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|r| change_from_row(r, true)).collect())
     }
 
     pub async fn mark_triaged(&self, change_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE changes SET triaged_at = ? WHERE id = ?")
+        sqlx::query("UPDATE changes SET triaged_at = $1 WHERE id = $2")
             .bind(to_millis(at))
             .bind(change_id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -293,11 +232,11 @@ impl Store {
     pub async fn attempts(&self, source: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT started_at, duration_ms, url, http_status, bytes, error_class, error FROM fetch_attempts
-             WHERE source_id = ? ORDER BY id DESC LIMIT ?",
+             WHERE source_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(source)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .iter()
@@ -317,9 +256,9 @@ impl Store {
     pub async fn commit_poll(&self, w: PollWrite) -> Result<Committed, StoreError> {
         // IMMEDIATE takes the write lock now, so the check below and the inserts are atomic even
         // against another process (a `check` beside a running `serve`).
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         if !w.snapshots.is_empty() {
-            let latest: Option<i64> = sqlx::query("SELECT MAX(id) AS id FROM snapshots WHERE source_id = ?")
+            let latest: Option<i64> = sqlx::query("SELECT MAX(id) AS id FROM snapshots WHERE source_id = $1")
                 .bind(&w.source)
                 .fetch_one(&mut *tx)
                 .await?
@@ -331,7 +270,7 @@ impl Store {
         for a in &w.attempts {
             sqlx::query(
                 "INSERT INTO fetch_attempts (source_id, started_at, duration_ms, url, http_status, bytes, error_class, error)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&w.source)
             .bind(to_millis(a.started_at))
@@ -349,7 +288,7 @@ impl Store {
         for s in &w.snapshots {
             for blob in [&s.raw, &s.text] {
                 if let Some(bytes) = &blob.bytes {
-                    sqlx::query("INSERT OR IGNORE INTO blobs (sha256, size, data) VALUES (?, ?, ?)")
+                    sqlx::query("INSERT INTO blobs (sha256, size, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                         .bind(&blob.sha256)
                         .bind(bytes.len() as i64)
                         .bind(compress(bytes))
@@ -360,7 +299,7 @@ impl Store {
             let headers = serde_json::to_string(&s.headers).expect("headers serialize");
             let id: i64 = sqlx::query(
                 "INSERT INTO snapshots (source_id, fetched_at, url, http_status, headers, raw_sha256, text_sha256, rules_hash, origin)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(&w.source)
             .bind(to_millis(s.fetched_at))
@@ -387,7 +326,7 @@ impl Store {
             // pollers at once (`check` beside `serve`): the second finds it recorded.
             if matches!((c.before, c.after), (SnapRef::Stored(_), SnapRef::Stored(_)))
                 && sqlx::query(
-                    "SELECT 1 FROM changes WHERE source_id = ? AND before_snapshot = ? AND after_snapshot = ?",
+                    "SELECT 1 FROM changes WHERE source_id = $1 AND before_snapshot = $2 AND after_snapshot = $3",
                 )
                 .bind(&w.source)
                 .bind(before)
@@ -400,7 +339,7 @@ impl Store {
             }
             let id: i64 = sqlx::query(
                 "INSERT INTO changes (source_id, before_snapshot, after_snapshot, detected_at, kind, diff)
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(&w.source)
             .bind(before)
@@ -430,11 +369,11 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO source_state (source_id, etag, last_modified, last_attempt, last_success, last_change,
                          consecutive_failures, last_error_class, last_error, source_url, not_before)
-                     VALUES (?1, ?2, ?3, ?4, ?4, CASE WHEN ?5 THEN ?4 END, 0, NULL, NULL, ?6, NULL)
-                     ON CONFLICT(source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
-                         last_success = ?4, last_change = CASE WHEN ?5 THEN ?4 ELSE last_change END,
+                     VALUES ($1, $2, $3, $4, $4, CASE WHEN $5 THEN $4 END, 0, NULL, NULL, $6, NULL)
+                     ON CONFLICT(source_id) DO UPDATE SET etag = $2, last_modified = $3, last_attempt = $4,
+                         last_success = $4, last_change = CASE WHEN $5 THEN $4 ELSE source_state.last_change END,
                          consecutive_failures = 0, last_error_class = NULL, last_error = NULL,
-                         source_url = ?6, not_before = NULL",
+                         source_url = $6, not_before = NULL",
                 )
                 .bind(&w.source)
                 .bind(etag)
@@ -448,8 +387,8 @@ impl Store {
             PollResult::NotModified => {
                 sqlx::query(
                     "INSERT INTO source_state (source_id, last_attempt, last_success, consecutive_failures)
-                     VALUES (?1, ?2, ?2, 0)
-                     ON CONFLICT(source_id) DO UPDATE SET last_attempt = ?2, last_success = ?2,
+                     VALUES ($1, $2, $2, 0)
+                     ON CONFLICT(source_id) DO UPDATE SET last_attempt = $2, last_success = $2,
                          consecutive_failures = 0, last_error_class = NULL, last_error = NULL, not_before = NULL",
                 )
                 .bind(&w.source)
@@ -465,10 +404,10 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO source_state (source_id, last_attempt, consecutive_failures, last_error_class, last_error,
                          not_before)
-                     VALUES (?1, ?2, 1, ?3, ?4, ?5)
-                     ON CONFLICT(source_id) DO UPDATE SET last_attempt = ?2,
-                         consecutive_failures = consecutive_failures + 1, last_error_class = ?3, last_error = ?4,
-                         not_before = ?5",
+                     VALUES ($1, $2, 1, $3, $4, $5)
+                     ON CONFLICT(source_id) DO UPDATE SET last_attempt = $2,
+                         consecutive_failures = source_state.consecutive_failures + 1, last_error_class = $3, last_error = $4,
+                         not_before = $5",
                 )
                 .bind(&w.source)
                 .bind(at)
