@@ -309,7 +309,7 @@ impl Store {
             // Refused before any work: a dismissal needs its reason whatever the status.
             lifecycle::transition(BriefStatus::New, to, detail)?;
         }
-        let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+        let mut tx = self.begin_write().await?;
         let from: String = sqlx::query("SELECT status FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -415,7 +415,7 @@ impl Store {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<BriefRecord, TransitionError> {
-        let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+        let mut tx = self.begin_write().await?;
         let old: Option<String> = sqlx::query("SELECT assignee FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -458,7 +458,7 @@ impl Store {
         if text.trim().is_empty() {
             return Err(TransitionError::EmptyComment);
         }
-        let mut tx = self.begin_write().await.map_err(StoreError::from)?;
+        let mut tx = self.begin_write().await?;
         if sqlx::query("SELECT 1 FROM briefs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)

@@ -8,7 +8,7 @@ fn signalbox(env: &Env, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_signalbox"))
         .args(args)
         .env("SIGNALBOX_SOURCES", env.sources_dir())
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env("SIGNALBOX_ALLOW_PRIVATE_NETWORKS", "true")
         .env_remove("RUST_LOG")
         .env_remove("SIGNALBOX_CONFIG")
@@ -254,8 +254,8 @@ async fn dry_run_prints_the_extracted_text_and_stores_nothing() {
     assert_eq!(stdout(&o).trim(), "[]");
 }
 
-#[test]
-fn tokens_are_shown_once_stored_hashed_listed_and_revoked() {
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_shown_once_stored_hashed_listed_and_revoked() {
     let env = Env::new();
     let o = signalbox(
         &env,
@@ -280,10 +280,22 @@ fn tokens_are_shown_once_stored_hashed_listed_and_revoked() {
     let token = t["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("sbx_") && token.len() > 40);
     // Only the hash is stored.
-    let db = std::fs::read(env.db_path()).unwrap();
-    let wal = std::fs::read(env.db_path().with_extension("db-wal")).unwrap_or_default();
-    let needle = token.as_bytes();
-    assert!(!db.windows(needle.len()).any(|w| w == needle) && !wal.windows(needle.len()).any(|w| w == needle));
+    if env.is_postgres() {
+        let pool = env.raw_pool().await;
+        for table in ["tokens", "audit_events"] {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS TEXT) FROM {table} t")))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            assert!(!rows.is_empty() && rows.iter().all(|r| !r.contains(&token)), "{table}");
+        }
+        pool.close().await;
+    } else {
+        let db = std::fs::read(env.db_path()).unwrap();
+        let wal = std::fs::read(env.db_path().with_extension("db-wal")).unwrap_or_default();
+        let needle = token.as_bytes();
+        assert!(!db.windows(needle.len()).any(|w| w == needle) && !wal.windows(needle.len()).any(|w| w == needle));
+    }
 
     let o = signalbox(&env, &["token", "list", "--format", "json"]);
     let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -378,7 +390,7 @@ async fn sighup_reloads_flags_and_a_broken_file_is_logged_and_refused() {
         .args(["--config", config.to_str().unwrap(), "serve"])
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env("SIGNALBOX_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info")
         .stderr(std::fs::File::create(&log).unwrap())
@@ -450,7 +462,7 @@ fn serve_refuses_invalid_flags_with_exit_status_2() {
         .args(["serve"])
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env("SIGNALBOX_LISTEN", format!("127.0.0.1:{port}"))
         .output()
         .unwrap();
@@ -606,7 +618,7 @@ fn triage_rules_files_extend_the_shipped_rules_and_bad_ones_name_file_and_line()
         .args(["--config", dir.join("settings.toml").to_str().unwrap(), "serve"])
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", dir.join("flags"))
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env("SIGNALBOX_LISTEN", "127.0.0.1:0")
         .output()
         .unwrap();
@@ -662,9 +674,7 @@ async fn the_audit_log_refuses_edits_and_verify_names_the_first_broken_link() {
     }
 
     // The database itself refuses updates and deletes.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap();
+    let pool = env.raw_pool().await;
     for sql in [
         "UPDATE audit_events SET actor = 'mallory' WHERE id = 2",
         "DELETE FROM audit_events WHERE id = 2",
@@ -673,7 +683,7 @@ async fn the_audit_log_refuses_edits_and_verify_names_the_first_broken_link() {
         assert!(err.contains("append-only"), "{err}");
     }
     // Someone with file access drops the trigger and edits an event: verify names it.
-    sqlx::query("DROP TRIGGER audit_events_no_update")
+    sqlx::query(env.drop_audit_update_trigger())
         .execute(&pool)
         .await
         .unwrap();

@@ -19,7 +19,7 @@ fn signalbox(env: &Env, args: &[&str]) -> Output {
         .current_dir(env.dir.path())
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env("USER", "tester")
         .env_remove("RUST_LOG")
         .env_remove("SIGNALBOX_CONFIG")
@@ -354,10 +354,8 @@ async fn a_broken_audit_chain_is_still_bundled_says_so_and_fails() {
     let Scenario { env, app, brief, .. } = scenario().await;
     app.watcher.store.close().await;
     // Someone goes around signalbox and rewrites the acknowledgement in the database.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap();
-    sqlx::query("DROP TRIGGER audit_events_no_update")
+    let pool = env.raw_pool().await;
+    sqlx::query(env.drop_audit_update_trigger())
         .execute(&pool)
         .await
         .unwrap();

@@ -1,5 +1,9 @@
-//! Shared test setup: a temp directory with a sources folder and a SQLite file, settings tuned
-//! for tests (short timeouts, quick retries, private networks allowed for the fixture server).
+//! Shared test setup: a temp directory with a sources folder and a database, settings tuned for
+//! tests (short timeouts, quick retries, private networks allowed for the fixture server).
+//!
+//! The database is a SQLite file in the directory, or, when `TEST_DATABASE_URL` names a
+//! PostgreSQL server, a database of its own created on that server for this test and dropped
+//! after it: the whole suite runs on either backend.
 
 use signalbox::config::Settings;
 use signalbox::config::sources::{self, Source};
@@ -10,6 +14,70 @@ use tempfile::TempDir;
 
 pub struct Env {
     pub dir: TempDir,
+    pg: Option<PgDatabase>,
+}
+
+/// A PostgreSQL database made for one test, dropped (with its connections) when the test ends.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+/// Runs one statement on the server named by `url`, from a thread of its own (the caller may be
+/// inside a runtime, and `Env::new` is not async).
+fn pg_admin(url: &str, sql: String) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {url}: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = c.close().await;
+            })
+    })
+    .join()
+    .unwrap();
+}
+
+impl PgDatabase {
+    /// A new database on the `TEST_DATABASE_URL` server, or `None` when the variable is unset.
+    pub fn create() -> Option<PgDatabase> {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+        let base = url.path().trim_start_matches('/').to_owned();
+        let name = format!(
+            "{}_t{}_{}_{:x}",
+            if base.is_empty() { "signalbox" } else { &base },
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            rand::random::<u32>()
+        )
+        .to_lowercase();
+        pg_admin(&admin_url, format!("CREATE DATABASE \"{name}\""));
+        url.set_path(&format!("/{name}"));
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        pg_admin(&self.admin_url, format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+    }
 }
 
 impl Env {
@@ -17,7 +85,37 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sources")).unwrap();
         std::fs::create_dir(dir.path().join("flags")).unwrap();
-        Env { dir }
+        Env {
+            dir,
+            pg: PgDatabase::create(),
+        }
+    }
+
+    /// The database URL every part of this test uses (`--database`, `DATABASE_URL`).
+    pub fn db_url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite://{}", self.db_path().display()),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// A connection pool that goes around signalbox (a tamperer with database access).
+    pub async fn raw_pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&self.db_url()).await.unwrap()
+    }
+
+    /// The statement that removes the audit log's no-update trigger on this backend.
+    pub fn drop_audit_update_trigger(&self) -> &'static str {
+        if self.is_postgres() {
+            "DROP TRIGGER audit_events_no_update ON audit_events"
+        } else {
+            "DROP TRIGGER audit_events_no_update"
+        }
     }
 
     pub fn sources_dir(&self) -> PathBuf {
@@ -32,7 +130,7 @@ impl Env {
         let mut s = Settings {
             sources: self.sources_dir(),
             flags: self.dir.path().join("flags"),
-            database: format!("sqlite://{}", self.db_path().display()),
+            database: self.db_url(),
             allow_private_networks: true,
             ..Settings::default()
         };

@@ -449,7 +449,7 @@ async fn pages_feed_and_check_now_over_http() {
         .args(["report", "--since", "30d", "--format", "markdown"])
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env_remove("RUST_LOG")
         .env_remove("SIGNALBOX_CONFIG")
         .output()
@@ -468,7 +468,7 @@ async fn pages_feed_and_check_now_over_http() {
         .args(["report", "--since", "2020-01-01T00:00:00Z", "--format", "html"])
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env_remove("SIGNALBOX_CONFIG")
         .output()
         .unwrap();
@@ -481,7 +481,7 @@ async fn pages_feed_and_check_now_over_http() {
     );
     let out = Command::new(env!("CARGO_BIN_EXE_signalbox"))
         .args(["report", "--since", "a while"])
-        .env("DATABASE_URL", format!("sqlite://{}", env.db_path().display()))
+        .env("DATABASE_URL", env.db_url())
         .env_remove("SIGNALBOX_CONFIG")
         .output()
         .unwrap();
