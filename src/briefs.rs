@@ -53,7 +53,11 @@ impl BriefWriter {
     pub async fn run_once(&self) -> Result<usize, BriefError> {
         let mut written = 0;
         loop {
-            let pending = self.store.untriaged_changes(100).await?;
+            // Claimed for long enough to triage the batch; another replica takes the next one.
+            let pending = self
+                .store
+                .claim_untriaged_changes(chrono::Utc::now(), chrono::Duration::minutes(10), 20)
+                .await?;
             if pending.is_empty() {
                 return Ok(written);
             }

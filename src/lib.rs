@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod briefs;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod decisions;
 pub mod demo;

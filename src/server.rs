@@ -178,6 +178,14 @@ pub async fn serve(
         ))
         .await?;
     let sse_key: Arc<[u8]> = if serving.sse_secret.is_empty() {
+        if store.backend() == crate::store::Backend::Postgres {
+            // A client's SSE channel, signed by one replica, must verify on every other one.
+            return Err(AppError::Serving(
+                "serving.sse_secret (or SIGNALBOX_SSE_SECRET) must be set on PostgreSQL: replicas share it to \
+                 verify each other's event channels (use the same random value, 32 bytes or more, on every replica)"
+                    .into(),
+            ));
+        }
         let mut k = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
         Arc::from(&k[..])
@@ -232,13 +240,29 @@ pub async fn serve(
         Duration::from_secs(serving.telemetry_flush_secs.max(1)),
         rx.clone(),
     ));
-    let sched = tokio::spawn(scheduler::run(
-        app.watcher.clone(),
-        app.sources.as_ref().clone(),
-        app.settings.scheduler.clone(),
+    // One replica polls: the leader. On SQLite the only process leads at once.
+    let (role_tx, role_rx) = tokio::sync::watch::channel(crate::cluster::Role::Follower);
+    let lead_task = tokio::spawn(crate::cluster::lead_forever(store.clone(), role_tx, rx.clone()));
+    let sched = {
+        let (watcher, sources) = (app.watcher.clone(), app.sources.clone());
+        let settings = app.settings.scheduler.clone();
         // More polls than fetch slots: polls waiting on a busy host's limit must not keep other
         // hosts' polls from starting. Waiting polls hold no body, so memory stays bounded.
-        app.settings.fetch.global_concurrency * 4,
+        let concurrency = app.settings.fetch.global_concurrency * 4;
+        tokio::spawn(crate::cluster::while_leader(role_rx.clone(), rx.clone(), move |stop| {
+            scheduler::run(
+                watcher.clone(),
+                sources.as_ref().clone(),
+                settings.clone(),
+                concurrency,
+                stop,
+            )
+        }))
+    };
+    background.spawn(crate::cluster::follow_events(
+        store.clone(),
+        decisions.clone(),
+        tokens.clone(),
         rx.clone(),
     ));
     let writer = Arc::new(
@@ -262,6 +286,7 @@ pub async fn serve(
         playbooks,
         watcher: app.watcher.clone(),
         web,
+        role: role_rx,
     }));
     let router = crate::http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     tokio::spawn(async move {
@@ -280,6 +305,7 @@ pub async fn serve(
     })
     .await?;
     let _ = sched.await;
+    let _ = lead_task.await;
     let _ = writer_task.await;
     let _ = decisions_task.await;
     if let Some(t) = notify_task {

@@ -29,6 +29,7 @@ async fn healthz() -> Json<Value> {
 }
 
 /// Ready when flags are loaded and the database answers (sources were validated before start).
+/// Says which backend and whether this replica leads (runs the scheduler) or follows.
 async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     let published = st
         .flags
@@ -38,9 +39,13 @@ async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(
-        json!({ "status": "ready", "sources": st.sources.len(), "flag_revision": published.revision }),
-    ))
+    Ok(Json(json!({
+        "status": "ready",
+        "sources": st.sources.len(),
+        "flag_revision": published.revision,
+        "role": st.role.borrow().as_str(),
+        "backend": st.store.backend().as_str(),
+    })))
 }
 
 async fn list_sources(State(st): State<AppState>) -> Result<Json<Vec<SourceRow>>, ApiError> {

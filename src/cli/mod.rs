@@ -393,6 +393,13 @@ fn settings(g: &GlobalOpts) -> Result<Settings, Failure> {
     if let Some(v) = &g.listen {
         s.listen = v.clone();
     }
+    // A secret shared by replicas: from the environment (a secret store), not the command line,
+    // where every process listing would show it.
+    if let Ok(v) = std::env::var("SIGNALBOX_SSE_SECRET")
+        && !v.is_empty()
+    {
+        s.serving.sse_secret = v;
+    }
     // A flag can only switch it on; the settings file may also switch it on.
     if g.allow_private_networks {
         s.allow_private_networks = true;

@@ -332,7 +332,8 @@ pub const DEFAULT_CONFIG: &str = r#"# signalbox settings. Every key is optional;
 sources = "./sources"
 # Directory of flag files (flagd format).                          env: SIGNALBOX_FLAGS
 flags = "./flags"
-# sqlite://PATH (created when missing) or a plain file path.        env: DATABASE_URL
+# sqlite://PATH (created when missing), a plain file path, or postgres://USER@HOST/DB for
+# several replicas on one PostgreSQL database (see docs/operations.md). env: DATABASE_URL
 database = "sqlite://signalbox.db"
 # Address of the HTTP server.                                      env: SIGNALBOX_LISTEN
 listen = "127.0.0.1:8080"
@@ -367,7 +368,8 @@ rate_limit_per_token = 0    # evaluations per second per token (429 + Retry-Afte
 reload_poll_ms = 500        # flag files are checked this often (and on SIGHUP)
 telemetry_flush_secs = 10   # evaluation counts are written to the database this often
 token_refresh_secs = 2      # tokens created or revoked with the CLI take effect within this
-sse_secret = ""             # signs SSE channel tokens; random at start when empty (set it for several replicas)
+sse_secret = ""             # signs SSE channel tokens; random at start when empty; required on PostgreSQL
+                            # (replicas share it).                  env: SIGNALBOX_SSE_SECRET
 
 [triage]
 rules = []                  # extra classification rules files, added to the shipped ones (docs/triage.md)

@@ -47,6 +47,8 @@ pub struct Shared {
     pub watcher: Arc<crate::watch::Watcher>,
     /// The web pages' settings (sessions, SSO).
     pub web: Arc<WebConfig>,
+    /// Whether this replica leads (runs the scheduler) or follows.
+    pub role: tokio::sync::watch::Receiver<crate::cluster::Role>,
 }
 
 /// The web settings, checked at start.

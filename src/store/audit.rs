@@ -88,6 +88,14 @@ pub(crate) async fn append(
     .fetch_one(&mut *conn)
     .await?
     .get("id");
+    // Other replicas hear of it when this transaction commits (and not at all if it does not).
+    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        sqlx::query("SELECT 1 AS sent FROM pg_notify($1, $2)")
+            .bind(super::backend::PG_EVENTS)
+            .bind(format!("{}:{}", e.object_type, e.object_id))
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(AuditEvent {
         id,
         at,

@@ -28,6 +28,15 @@ use std::time::Duration;
 /// (the function is in `FROM` so the statement returns a row of a type every driver reads).
 const PG_WRITE_LOCK: &str = "SELECT 1 AS locked FROM pg_advisory_xact_lock(5349474001)";
 
+/// The leadership lock on PostgreSQL: a session-level advisory lock, held by the connection of the
+/// replica that runs the scheduler; the server releases it the moment that connection ends (the
+/// process died, the network went), so another replica takes over on its next try.
+const PG_LEADER_KEY: i64 = 5349474002;
+
+/// The channel every committed audit event is announced on (PostgreSQL): every state change is
+/// an audit event, so replicas learn of decisions, tokens and the rest from one place.
+pub(super) const PG_EVENTS: &str = "signalbox_events";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -181,10 +190,6 @@ impl Store {
         self.backend
     }
 
-    pub(crate) fn url(&self) -> &str {
-        &self.url
-    }
-
     pub(super) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -230,6 +235,96 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// One replica's bid for leadership of the singleton work (the scheduler). On SQLite there is
+/// one process and it always leads.
+pub struct Candidate {
+    backend: Backend,
+    url: Arc<str>,
+    conn: Option<sqlx::AnyConnection>,
+    leading: bool,
+}
+
+impl Candidate {
+    /// Takes the lease, or checks that it is still held; `false` while another replica holds it.
+    /// An error means the database cannot be reached: whoever held the lease through this
+    /// connection holds it no more.
+    pub async fn hold(&mut self) -> Result<bool, StoreError> {
+        if self.backend == Backend::Sqlite {
+            return Ok(true);
+        }
+        let result = self.try_hold().await;
+        if result.is_err() {
+            self.conn = None;
+            self.leading = false;
+        }
+        result
+    }
+
+    async fn try_hold(&mut self) -> Result<bool, StoreError> {
+        use sqlx::{Connection, Row};
+        if self.conn.is_none() {
+            self.conn = Some(sqlx::AnyConnection::connect(&self.url).await?);
+        }
+        let conn = self.conn.as_mut().expect("connected above");
+        if self.leading {
+            sqlx::query("SELECT 1 AS alive").execute(&mut *conn).await?;
+        } else {
+            self.leading = sqlx::query("SELECT pg_try_advisory_lock($1) AS ok")
+                .bind(PG_LEADER_KEY)
+                .fetch_one(&mut *conn)
+                .await?
+                .get::<bool, _>("ok");
+        }
+        Ok(self.leading)
+    }
+
+    /// Gives the lease up (a clean shutdown), so another replica need not wait.
+    pub async fn release(mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
+/// Committed audit events as other processes write them (PostgreSQL's LISTEN): `(object_type,
+/// object_id)`.
+pub struct EventFeed {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl EventFeed {
+    /// The next event; `Ok(None)` when the connection was lost and made again, so events may have
+    /// been missed: the caller resynchronizes.
+    pub async fn next(&mut self) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self.listener.try_recv().await?.map(|n| {
+            let (kind, id) = n.payload().split_once(':').unwrap_or((n.payload(), ""));
+            (kind.to_owned(), id.to_owned())
+        }))
+    }
+}
+
+impl Store {
+    pub fn candidate(&self) -> Candidate {
+        Candidate {
+            backend: self.backend,
+            url: self.url.clone(),
+            conn: None,
+            leading: false,
+        }
+    }
+
+    /// The feed of other processes' events, where the backend has one (PostgreSQL); `None` on
+    /// SQLite, where the periodic resynchronization is the only way.
+    pub async fn event_feed(&self) -> Result<Option<EventFeed>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(PG_EVENTS).await?;
+        Ok(Some(EventFeed { listener }))
     }
 }
 

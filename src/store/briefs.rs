@@ -524,14 +524,13 @@ impl Store {
             .filter(|s| s.is_open())
             .map(BriefStatus::as_str)
             .collect();
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT * FROM briefs WHERE status IN {} AND material = 1",
-                self.in_json_texts()
-            )))
-                .bind(serde_json::to_string(&open).expect("statuses serialize"))
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM briefs WHERE status IN {} AND material = 1",
+            self.in_json_texts()
+        )))
+        .bind(serde_json::to_string(&open).expect("statuses serialize"))
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(|r| brief_from_row(r, true)).collect()
     }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use audit::{AuditFilter, NewAudit};
-pub use backend::{Backend, Store};
+pub use backend::{Backend, Candidate, EventFeed, Store};
 pub use briefs::{BriefEvent, BriefFilter, BriefRecord, NewBrief, TransitionError};
 pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Vote};
 pub use notify::{Delivery, NewDelivery};

@@ -207,16 +207,37 @@ impl Store {
         Ok(row.as_ref().map(|r| change_from_row(r, true)))
     }
 
-    /// Changes the triage stage has not read yet, oldest first.
-    pub async fn untriaged_changes(&self, limit: i64) -> Result<Vec<ChangeRecord>, StoreError> {
+    /// Claims changes the triage stage has not read yet, oldest first, until `now + lease`:
+    /// another brief writer (another replica) does not take them meanwhile, and one that dies
+    /// holding a claim leaves them to be claimed again when the lease runs out. A change is not
+    /// handed out while an earlier change of its source is claimed by someone else, so each
+    /// source's changes are triaged in order (an incident's updates follow its brief). The claim
+    /// runs under the writer's lock, which is what keeps that rule true across replicas.
+    pub async fn claim_untriaged_changes(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
-            "SELECT id, source_id, before_snapshot, after_snapshot, detected_at, kind, diff FROM changes
-             WHERE triaged_at IS NULL ORDER BY id LIMIT $1",
+            "UPDATE changes SET claimed_until = $2 WHERE id IN (
+                 SELECT c.id FROM changes c
+                  WHERE c.triaged_at IS NULL AND (c.claimed_until IS NULL OR c.claimed_until <= $1)
+                    AND NOT EXISTS (SELECT 1 FROM changes p WHERE p.source_id = c.source_id AND p.id < c.id
+                                       AND p.triaged_at IS NULL AND p.claimed_until > $1)
+                  ORDER BY c.id LIMIT $3)
+             RETURNING id, source_id, before_snapshot, after_snapshot, detected_at, kind, diff",
         )
+        .bind(to_millis(now))
+        .bind(to_millis(now + lease))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(rows.iter().map(|r| change_from_row(r, true)).collect())
+        tx.commit().await?;
+        let mut out: Vec<ChangeRecord> = rows.iter().map(|r| change_from_row(r, true)).collect();
+        out.sort_by_key(|c| c.id);
+        Ok(out)
     }
 
     pub async fn mark_triaged(&self, change_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {

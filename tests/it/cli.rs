@@ -283,10 +283,11 @@ async fn tokens_are_shown_once_stored_hashed_listed_and_revoked() {
     if env.is_postgres() {
         let pool = env.raw_pool().await;
         for table in ["tokens", "audit_events"] {
-            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS TEXT) FROM {table} t")))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+            let rows: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS TEXT) FROM {table} t")))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
             assert!(!rows.is_empty() && rows.iter().all(|r| !r.contains(&token)), "{table}");
         }
         pool.close().await;
@@ -391,6 +392,7 @@ async fn sighup_reloads_flags_and_a_broken_file_is_logged_and_refused() {
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
         .env("DATABASE_URL", env.db_url())
+        .env("SIGNALBOX_SSE_SECRET", env.settings().serving.sse_secret)
         .env("SIGNALBOX_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info")
         .stderr(std::fs::File::create(&log).unwrap())
@@ -463,6 +465,7 @@ fn serve_refuses_invalid_flags_with_exit_status_2() {
         .env("SIGNALBOX_SOURCES", env.sources_dir())
         .env("SIGNALBOX_FLAGS", env.dir.path().join("flags"))
         .env("DATABASE_URL", env.db_url())
+        .env("SIGNALBOX_SSE_SECRET", env.settings().serving.sse_secret)
         .env("SIGNALBOX_LISTEN", format!("127.0.0.1:{port}"))
         .output()
         .unwrap();

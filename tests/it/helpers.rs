@@ -76,7 +76,10 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        pg_admin(&self.admin_url, format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+        pg_admin(
+            &self.admin_url,
+            format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+        );
     }
 }
 
@@ -141,6 +144,10 @@ impl Env {
         s.fetch.backoff_max_ms = 50;
         s.fetch.max_retry_after_secs = 2;
         s.scheduler.jitter_secs = 0;
+        if self.is_postgres() {
+            // Required on PostgreSQL (replicas verify each other's event channels).
+            s.serving.sse_secret = "test-secret-shared-by-every-replica-0123456789".into();
+        }
         s
     }
 
