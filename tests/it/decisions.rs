@@ -6,10 +6,10 @@ use crate::helpers::{Env, Running, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const STATUS_OK: &str = r#"{"status":{"indicator":"none","description":"All Systems Operational"},"components":[{"id":"c1","name":"API","status":"operational","group":false},{"id":"c2","name":"Console","status":"operational","group":false}],"incidents":[],"scheduled_maintenances":[]}"#;
-const STATUS_DOWN: &str = r#"{"status":{"indicator":"major","description":"Major outage"},"components":[{"id":"c1","name":"API","status":"major_outage","group":false},{"id":"c2","name":"Console","status":"operational","group":false}],"incidents":[{"id":"i1","name":"Elevated errors on the API","status":"investigating","impact":"major","created_at":"2026-11-25T08:00:00Z","incident_updates":[]}],"scheduled_maintenances":[]}"#;
+pub(crate) const STATUS_OK: &str = r#"{"status":{"indicator":"none","description":"All Systems Operational"},"components":[{"id":"c1","name":"API","status":"operational","group":false},{"id":"c2","name":"Console","status":"operational","group":false}],"incidents":[],"scheduled_maintenances":[]}"#;
+pub(crate) const STATUS_DOWN: &str = r#"{"status":{"indicator":"major","description":"Major outage"},"components":[{"id":"c1","name":"API","status":"major_outage","group":false},{"id":"c2","name":"Console","status":"operational","group":false}],"incidents":[{"id":"i1","name":"Elevated errors on the API","status":"investigating","impact":"major","created_at":"2026-11-25T08:00:00Z","incident_updates":[]}],"scheduled_maintenances":[]}"#;
 
-const FLAGS: &str = r#"
+pub(crate) const FLAGS: &str = r#"
 flags:
   route.chat:
     state: ENABLED
@@ -26,7 +26,7 @@ flags:
     metadata: { owner: media-team, providers: [acme/acme-image-2] }
 "#;
 
-const PLAYBOOK: &str = r#"
+pub(crate) const PLAYBOOK: &str = r#"
 [[playbook]]
 name = "chat-failover-acme"
 description = "Route chat to the failover vendor while acme's API is down"

@@ -1,4 +1,5 @@
-//! The one integration-test binary: real HTTP over 127.0.0.1, real SQLite files, the real binary.
+//! The one integration-test binary: real HTTP over 127.0.0.1, real SQLite files (or PostgreSQL
+//! databases, with `TEST_DATABASE_URL`), the real binary.
 
 mod briefs;
 mod cli;
@@ -10,6 +11,7 @@ mod helpers;
 mod notify;
 mod ofrep;
 mod openapi;
+mod replicas;
 mod server;
 mod status_adapters;
 mod threads;
