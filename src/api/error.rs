@@ -53,6 +53,10 @@ impl ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the database is unreachable");
+            return ApiError::Unavailable("the database is unreachable; nothing was changed, try again".into());
+        }
         ApiError::Internal(e.into())
     }
 }

@@ -384,3 +384,139 @@ async fn three_replicas_on_one_postgresql_database_share_the_work_and_agree() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and
+/// restored on the same port: the database going away and coming back, as a replica sees it.
+struct Proxy {
+    port: u16,
+    upstream: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Proxy {
+        let mut p = Proxy {
+            port: free_port(),
+            upstream: upstream.to_owned(),
+            task: None,
+        };
+        p.restore().await;
+        p
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let upstream = self.upstream.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let upstream = upstream.clone();
+                conns.spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Drops the listener and, with the task's `JoinSet`, every open connection.
+    fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_postgresql_goes_away_flags_keep_serving_writes_get_503_and_everything_resumes() {
+    let env = Env::new();
+    if !env.is_postgres() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    std::fs::write(env.dir.path().join("flags/routes.yaml"), FLAGS).unwrap();
+    let mut url = url::Url::parse(&env.db_url()).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port_or_known_default().unwrap());
+    let mut proxy = Proxy::start(&upstream).await;
+    url.set_port(Some(proxy.port)).unwrap();
+    let mut settings = env.settings();
+    settings.database = url.to_string();
+    let store = signalbox::store::Store::open(&settings.database).await.unwrap();
+    let mut tokens: HashMap<&str, String> = HashMap::new();
+    for (name, scopes) in [
+        ("web-app", "flags:read"),
+        ("alice", "decisions:propose"),
+        ("sam", "decisions:approve"),
+    ] {
+        let t = signalbox::auth::create_token(
+            &store,
+            name,
+            &[scopes.to_owned()],
+            "staging",
+            &settings.serving.environments,
+            "test",
+        )
+        .await
+        .unwrap();
+        tokens.insert(name, t.token);
+    }
+    store.close().await;
+    let run = crate::helpers::spawn_app_with(settings).await;
+    let base = run.base.clone();
+    let propose = async || {
+        call(
+            &base,
+            &tokens["alice"],
+            "POST",
+            "/api/v1/decisions",
+            Some(json!({"flag": "cap.image-generation", "env": "staging", "action": "kill", "reason": "drill"})),
+        )
+        .await
+    };
+    assert_eq!(
+        ofrep(&base, &tokens["web-app"], "cap.image-generation").await["value"],
+        true
+    );
+
+    proxy.cut();
+    // Evaluation never touches the database: the last snapshot keeps serving.
+    for _ in 0..20 {
+        let v = ofrep(&base, &tokens["web-app"], "cap.image-generation").await;
+        assert_eq!(v["value"], true, "{v}");
+    }
+    // A write says plainly that the database is unreachable, in JSON, with 503.
+    let (status, body) = propose().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+
+    // The database is back: the same process writes again, without a restart.
+    proxy.restore().await;
+    let mut result = (0, Value::Null);
+    wait_for("writes to resume", Duration::from_secs(30), async || {
+        result = propose().await;
+        result.0 != 503
+    })
+    .await;
+    assert_eq!(result.0, 201, "{}", result.1);
+    let id = result.1["id"].as_i64().unwrap();
+    let (status, d) = call(
+        &base,
+        &tokens["sam"],
+        "POST",
+        &format!("/api/v1/decisions/{id}/approve"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((status, d["status"].as_str()), (200, Some("active")), "{d}");
+    wait_for("the decision served", Duration::from_secs(10), async || {
+        ofrep(&base, &tokens["web-app"], "cap.image-generation").await["value"] == false
+    })
+    .await;
+    assert_eq!(role(&base).await.as_deref(), Some("leader"));
+}
