@@ -17,6 +17,7 @@ use std::io::IsTerminal;
 pub async fn run(cmd: Command, s: Settings) -> Result<(), Failure> {
     match cmd {
         Command::Serve => serve(s).await,
+        Command::Migrate { check } => migrate(s, check).await,
         Command::Check {
             source,
             dry_run,
@@ -123,6 +124,40 @@ async fn open_store(s: &Settings) -> Result<Store, Failure> {
         signalbox::store::StoreError::UnsupportedUrl(_) => Failure::Usage(e.to_string()),
         e => Failure::Runtime(e.to_string()),
     })
+}
+
+/// `signalbox migrate [--check]`: only the database is needed, no sources or flags.
+async fn migrate(s: Settings, check: bool) -> Result<(), Failure> {
+    let store = Store::connect(&s.database, std::sync::Arc::new(signalbox::clock::SystemClock))
+        .await
+        .map_err(|e| match e {
+            signalbox::store::StoreError::UnsupportedUrl(_) => Failure::Usage(e.to_string()),
+            e => Failure::Runtime(e.to_string()),
+        })?;
+    let pending = store
+        .pending_migrations()
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let backend = store.backend().as_str();
+    if check {
+        for (version, name) in &pending {
+            println!("pending: {version} {name}");
+        }
+        store.close().await;
+        return if pending.is_empty() {
+            println!("{backend} database is up to date");
+            Ok(())
+        } else {
+            Err(Failure::Runtime(format!("{} migration(s) pending", pending.len())))
+        };
+    }
+    store.migrate().await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    for (version, name) in &pending {
+        println!("applied: {version} {name}");
+    }
+    println!("{backend} database is up to date ({} applied now)", pending.len());
+    store.close().await;
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {

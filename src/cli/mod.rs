@@ -67,6 +67,13 @@ enum ReportFormat {
 enum Command {
     /// Run the scheduler and the HTTP server.
     Serve,
+    /// Apply the database migrations this version needs, then exit (`serve` also applies them
+    /// at start). With --check, only list what is pending: exit 1 when anything is.
+    Migrate {
+        /// List pending migrations without applying them.
+        #[arg(long)]
+        check: bool,
+    },
     /// Poll sources once, now.
     Check {
         /// Only this source.

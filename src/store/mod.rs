@@ -32,7 +32,7 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL `{0}` (use sqlite://PATH or a file path)")]
+    #[error("unsupported database URL `{0}` (use sqlite://PATH, a file path, or postgres://USER@HOST/DATABASE)")]
     UnsupportedUrl(String),
     #[error("stored blob {0} is missing")]
     MissingBlob(String),

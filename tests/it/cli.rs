@@ -746,3 +746,24 @@ async fn an_unconfirmed_source_is_unverified_until_its_first_successful_fetch_an
         "an unknown provider in the selection is a mistake"
     );
 }
+
+#[test]
+fn migrate_applies_what_is_pending_and_check_says_so() {
+    let env = Env::new();
+    let o = signalbox(&env, &["migrate", "--check"]);
+    assert_eq!(o.status.code(), Some(1), "a new database has everything pending");
+    assert!(stdout(&o).contains("pending: 1 "), "{}", stdout(&o));
+    let o = signalbox(&env, &["migrate"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("applied: "), "{}", stdout(&o));
+    let o = signalbox(&env, &["migrate", "--check"]);
+    assert_eq!(o.status.code(), Some(0));
+    let want = if env.is_postgres() { "postgres" } else { "sqlite" };
+    assert!(
+        stdout(&o).contains(&format!("{want} database is up to date")),
+        "{}",
+        stdout(&o)
+    );
+    let o = signalbox(&env, &["--database", "mysql://h/db", "migrate"]);
+    assert_eq!(o.status.code(), Some(2), "an unsupported URL is a usage error");
+}
