@@ -17,8 +17,10 @@
 
 use crate::auth::TokenCache;
 use crate::decisions::Decisions;
+use crate::flags::RevisionSource;
 use crate::store::Store;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -180,5 +182,25 @@ async fn resync(store: &Store, decisions: &Decisions, tokens: &TokenCache) {
     }
     if let Err(e) = tokens.refresh(store).await {
         tracing::warn!(error = %e, "resynchronizing tokens failed; the next refresh retries");
+    }
+}
+
+/// Flag revisions from the database: the same configuration has the same revision on every
+/// replica (so ETags, the `revision` metadata and SSE event ids agree), and revisions survive
+/// restarts.
+pub struct SharedRevisions(pub Store);
+
+impl RevisionSource for SharedRevisions {
+    fn revision_for<'a>(
+        &'a self,
+        content: &'a str,
+        at_least: u64,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0
+                .flag_revision_for(content, at_least, chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }

@@ -85,7 +85,7 @@ impl App {
 
 /// The flag half: loads the flag files (refusing to start on invalid ones) and checks the
 /// serving settings.
-pub fn flag_service(settings: &Settings) -> Result<Arc<FlagService>, AppError> {
+pub async fn flag_service(settings: &Settings) -> Result<Arc<FlagService>, AppError> {
     let serving = &settings.serving;
     if serving.environments.is_empty() {
         return Err(AppError::Serving("at least one environment is needed".into()));
@@ -97,7 +97,7 @@ pub fn flag_service(settings: &Settings) -> Result<Arc<FlagService>, AppError> {
         )));
     }
     let service = Arc::new(FlagService::new(settings.flags.clone(), serving.environments.clone()));
-    service.reload()?;
+    service.reload().await?;
     Ok(service)
 }
 
@@ -105,7 +105,7 @@ pub fn flag_service(settings: &Settings) -> Result<Arc<FlagService>, AppError> {
 /// fire), for commands that write briefs without serving (`check`). A decision a playbook fires
 /// here is stored; a running server applies it on its next reconciliation.
 pub async fn brief_writer(app: &App) -> Result<crate::briefs::BriefWriter, AppError> {
-    let flags = flag_service(&app.settings)?;
+    let flags = flag_service(&app.settings).await?;
     let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
     let playbooks = Arc::new(crate::decisions::Playbooks::load(
         &app.settings.playbooks_path(),
@@ -132,7 +132,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    let flags = flag_service(&app.settings)?;
+    let flags = flag_service(&app.settings).await?;
     let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
     // A misspelt production environment would quietly lower the approvals production needs.
     for p in &app.settings.decisions.production_envs {
@@ -163,6 +163,10 @@ pub async fn serve(
         app.settings.decisions.production_envs.clone(),
     ));
     decisions.reconcile().await?;
+    // From here on the revision is the database's, shared by every replica.
+    flags
+        .share_revisions(Arc::new(crate::cluster::SharedRevisions(store.clone())))
+        .await?;
     store
         .audit(crate::store::NewAudit::new(
             "system",

@@ -322,21 +322,19 @@ async fn configuration(caller: Result<Caller, CallerError>) -> Result<Json<Value
     })))
 }
 
-fn refetch_event(epoch: u64, revision: u64, etag: &str, last_modified: i64) -> Event {
+fn refetch_event(revision: u64, etag: &str, last_modified: i64) -> Event {
     let data = json!({"type": "refetchEvaluation", "etag": format!("\"{etag}\""), "lastModified": last_modified});
     Event::default()
-        .id(format!("{epoch}-{revision}"))
+        .id(revision.to_string())
         .event("message")
         .data(data.to_string())
 }
 
-/// Reads `<epoch>-<revision>` (our event ids) or a bare revision (the `since` parameter); an id
-/// from another process (another epoch) is not comparable and reads as `None`.
-fn parse_position(s: &str, epoch: u64) -> Option<u64> {
-    match s.trim().split_once('-') {
-        Some((e, r)) => (e.parse::<u64>().ok()? == epoch).then(|| r.parse().ok()).flatten(),
-        None => s.trim().parse().ok(),
-    }
+/// Reads an event id or the `since` parameter: a flag revision. Revisions are global (every
+/// replica gives the same configuration the same revision), so a position from another replica
+/// or from before a restart is comparable; anything else reads as `None`.
+fn parse_position(s: &str) -> Option<u64> {
+    s.trim().parse().ok()
 }
 
 /// The SSE stream of one environment. Browsers' EventSource cannot send headers, so the URL
@@ -358,12 +356,11 @@ async fn events(
     // then drops what both deliver.
     let rx = st.flags.subscribe();
     let published = st.flags.current().ok_or(OfrepError::NotReady)?;
-    let epoch = st.flags.epoch();
     let position = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .map(|v| parse_position(v, epoch))
-        .or_else(|| q.get("since").map(|v| parse_position(v, epoch)));
+        .map(|v| parse_position(v))
+        .or_else(|| q.get("since").map(|v| parse_position(v)));
     let mut initial: Vec<Event> = Vec::new();
     let mut sent = published.revision;
     match position {
@@ -373,7 +370,7 @@ async fn events(
             sent = pos;
             for ev in st.flags.events_since(pos).unwrap_or_default() {
                 if let Some((_, etag, lm)) = ev.changed.iter().find(|(e, _, _)| *e == env) {
-                    initial.push(refetch_event(epoch, ev.revision, etag, *lm));
+                    initial.push(refetch_event(ev.revision, etag, *lm));
                 }
                 sent = sent.max(ev.revision);
             }
@@ -381,12 +378,7 @@ async fn events(
         // Too old, from another process, or unreadable: one refetch covers it.
         Some(_) => {
             if let Some(e) = published.env(&env) {
-                initial.push(refetch_event(
-                    epoch,
-                    published.revision,
-                    &e.config_etag,
-                    e.last_modified,
-                ));
+                initial.push(refetch_event(published.revision, &e.config_etag, e.last_modified));
             }
         }
     }
@@ -408,7 +400,7 @@ async fn events(
                     Ok(ev) => {
                         sent = ev.revision;
                         if let Some((_, etag, lm)) = ev.changed.iter().find(|(e, _, _)| *e == env) {
-                            let out = refetch_event(epoch, ev.revision, etag, *lm);
+                            let out = refetch_event(ev.revision, etag, *lm);
                             return Some((Ok(out), (pending, rx, env, sent, shutdown)));
                         }
                     }

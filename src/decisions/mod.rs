@@ -365,7 +365,7 @@ impl Decisions {
                 );
             }
         }
-        let revision = self.flags.replace_overrides(overrides)?;
+        let revision = self.flags.replace_overrides(overrides).await?;
         if let Some(rev) = revision {
             tracing::info!(
                 revision = rev,

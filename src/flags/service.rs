@@ -10,9 +10,23 @@ use super::{FlagErrors, FlagSet, Override, Snapshot, load_dir};
 use arc_swap::ArcSwapOption;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
+
+/// Where revisions come from when several replicas serve one database: the same configuration
+/// gets the same revision on every replica, and revisions only go up. Implemented over the store
+/// by the services layer; without one, revisions count up in this process.
+pub trait RevisionSource: Send + Sync {
+    /// The revision for the configuration hashed as `content`, at least `at_least`.
+    fn revision_for<'a>(
+        &'a self,
+        content: &'a str,
+        at_least: u64,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>>;
+}
 
 /// How many past revisions are kept for SSE replay (`Last-Event-ID`).
 const HISTORY: usize = 256;
@@ -63,15 +77,13 @@ pub struct FlagService {
     environments: Vec<String>,
     current: ArcSwapOption<Published>,
     overrides: Mutex<HashMap<String, HashMap<String, Override>>>,
-    /// Serializes writers; readers never take it.
-    publish_lock: Mutex<()>,
+    /// Serializes writers (held while the revision is asked for); readers never take it.
+    publish_lock: tokio::sync::Mutex<()>,
+    revisions: OnceLock<Arc<dyn RevisionSource>>,
     events: broadcast::Sender<RevisionEvent>,
     /// Outcomes of file reloads (not of overrides), for the audit log.
     reloads: broadcast::Sender<ReloadOutcome>,
     history: Mutex<VecDeque<RevisionEvent>>,
-    /// Start time in milliseconds: event ids are `<epoch>-<revision>`, so an id from another
-    /// process (a restart, another replica) is never mistaken for one of ours.
-    epoch: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,16 +111,12 @@ impl FlagService {
             environments,
             current: ArcSwapOption::empty(),
             overrides: Mutex::new(HashMap::new()),
-            publish_lock: Mutex::new(()),
+            publish_lock: tokio::sync::Mutex::new(()),
+            revisions: OnceLock::new(),
             events,
             reloads: broadcast::channel(16).0,
             history: Mutex::new(VecDeque::new()),
-            epoch: chrono::Utc::now().timestamp_millis().max(0) as u64,
         }
-    }
-
-    pub fn epoch(&self) -> u64 {
-        self.epoch
     }
 
     pub fn dir(&self) -> &Path {
@@ -151,13 +159,20 @@ impl FlagService {
 
     /// Reads the flag directory. An invalid set is refused and the last good one keeps serving.
     /// Returns the new revision, or `None` when the files did not change.
-    pub fn reload(&self) -> Result<Option<u64>, ServiceError> {
+    pub async fn reload(&self) -> Result<Option<u64>, ServiceError> {
         let set = load_dir(&self.dir)?;
         let set_hash = sha_hex(&[set.to_flagd_json().to_string().as_bytes()]);
         if self.current.load().as_ref().is_some_and(|p| p.set_hash == set_hash) {
             return Ok(None);
         }
-        self.publish(Some((Arc::new(set), set_hash))).map(Some)
+        self.publish(Some((Arc::new(set), set_hash))).await.map(Some)
+    }
+
+    /// From now on, revisions come from `source` (the database shared by every replica); what
+    /// is served now is published again under the revision `source` gives it.
+    pub async fn share_revisions(&self, source: Arc<dyn RevisionSource>) -> Result<u64, ServiceError> {
+        let _ = self.revisions.set(source);
+        self.publish(None).await
     }
 
     /// The active override of a flag in an environment.
@@ -173,7 +188,7 @@ impl FlagService {
     /// Replaces every override at once (the decisions engine's view of what is active) and
     /// publishes one new revision when anything differs; `None` when nothing changed. One
     /// revision for any number of overrides applied or expired together.
-    pub fn replace_overrides(
+    pub async fn replace_overrides(
         &self,
         all: HashMap<String, HashMap<String, Override>>,
     ) -> Result<Option<u64>, ServiceError> {
@@ -188,7 +203,7 @@ impl FlagService {
             }
             std::mem::replace(&mut *current, all)
         };
-        match self.publish(None) {
+        match self.publish(None).await {
             Ok(rev) => Ok(Some(rev)),
             Err(e) => {
                 *self.overrides.lock().expect("overrides lock") = previous;
@@ -199,15 +214,14 @@ impl FlagService {
 
     /// Builds every environment's snapshot from `set` (or the current set) and the overrides,
     /// swaps them in under a new revision and announces it. The only place the revision moves.
-    fn publish(&self, new_set: Option<(Arc<FlagSet>, String)>) -> Result<u64, ServiceError> {
-        let _guard = self.publish_lock.lock().expect("publish lock");
+    async fn publish(&self, new_set: Option<(Arc<FlagSet>, String)>) -> Result<u64, ServiceError> {
+        let _guard = self.publish_lock.lock().await;
         let prev = self.current.load_full();
         let (set, set_hash) = match (new_set, &prev) {
             (Some(s), _) => s,
             (None, Some(p)) => (p.set.clone(), p.set_hash.clone()),
             (None, None) => return Err(ServiceError::NotLoaded),
         };
-        let revision = prev.as_ref().map(|p| p.revision + 1).unwrap_or(1);
         let mut overrides = self.overrides.lock().expect("overrides lock").clone();
         // An override whose flag or variant is gone from the files cannot be served; it must not
         // block every later reload either. It is dropped from this build with a warning (the
@@ -221,23 +235,46 @@ impl FlagService {
                 ok
             });
         }
-        let now = chrono::Utc::now().timestamp();
         let empty = HashMap::new();
+        // Each environment's validator, and the whole configuration's hash: the same files and
+        // decisions give the same values on every replica.
+        let etags: Vec<String> = self
+            .environments
+            .iter()
+            .map(|env| {
+                let env_overrides = overrides.get(env).unwrap_or(&empty);
+                let mut keys: Vec<&String> = env_overrides.keys().collect();
+                keys.sort();
+                let ov_text = serde_json::to_string(
+                    &keys
+                        .iter()
+                        .map(|k| (k, &env_overrides[*k].variant, &env_overrides[*k].metadata))
+                        .collect::<Vec<_>>(),
+                )
+                .expect("overrides serialize");
+                sha_hex(&[set_hash.as_bytes(), env.as_bytes(), ov_text.as_bytes()])
+            })
+            .collect();
+        let content = sha_hex(&etags.iter().map(|e| e.as_bytes()).collect::<Vec<_>>());
+        let local_next = prev.as_ref().map(|p| p.revision + 1).unwrap_or(1);
+        let revision = match self.revisions.get() {
+            None => local_next,
+            Some(source) => match source.revision_for(&content, local_next).await {
+                Ok(r) => r.max(local_next),
+                Err(e) => {
+                    // Serving the change matters more than agreeing on its number: counted here
+                    // until the database answers again (it then continues above this one).
+                    tracing::warn!(error = %e, revision = local_next, "cannot get the shared flag revision; numbering locally");
+                    local_next
+                }
+            },
+        };
+        let now = chrono::Utc::now().timestamp();
         let mut envs = HashMap::new();
         let mut changed = Vec::new();
-        for env in &self.environments {
+        for (env, config_etag) in self.environments.iter().zip(etags) {
             let env_overrides = overrides.get(env).unwrap_or(&empty);
             let snapshot = Snapshot::build(&set, env_overrides, revision)?;
-            let mut keys: Vec<&String> = env_overrides.keys().collect();
-            keys.sort();
-            let ov_text = serde_json::to_string(
-                &keys
-                    .iter()
-                    .map(|k| (k, &env_overrides[*k].variant, &env_overrides[*k].metadata))
-                    .collect::<Vec<_>>(),
-            )
-            .expect("overrides serialize");
-            let config_etag = sha_hex(&[set_hash.as_bytes(), env.as_bytes(), ov_text.as_bytes()]);
             let last_modified = match prev.as_ref().and_then(|p| p.env(env)) {
                 Some(old) if old.config_etag == config_etag => old.last_modified,
                 _ => {
@@ -324,7 +361,7 @@ impl FlagService {
                 continue;
             }
             last = now;
-            match self.reload() {
+            match self.reload().await {
                 Ok(Some(rev)) => {
                     tracing::info!(revision = rev, forced, "flags reloaded");
                     let flags = self.current().map(|p| p.set.flags.len()).unwrap_or(0);

@@ -10,6 +10,7 @@ mod briefs;
 mod decisions;
 mod evidence;
 mod notify;
+mod revisions;
 mod snapshots;
 mod tokens;
 mod web_sessions;

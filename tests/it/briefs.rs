@@ -232,7 +232,7 @@ async fn a_deadline_that_comes_closer_raises_the_severity() {
         ),
     );
     app.watcher.poll(&src).await.unwrap();
-    let flags = signalbox::server::flag_service(&env.settings()).unwrap();
+    let flags = signalbox::server::flag_service(&env.settings()).await.unwrap();
     let writer = BriefWriter::new(
         app.watcher.store.clone(),
         app.sources.clone(),
@@ -286,7 +286,7 @@ async fn an_outage_of_a_provider_in_use_is_a_critical_incident_brief_and_its_rec
     let writer = BriefWriter::new(
         app.watcher.store.clone(),
         app.sources.clone(),
-        Some(signalbox::server::flag_service(&env.settings()).unwrap()),
+        Some(signalbox::server::flag_service(&env.settings()).await.unwrap()),
         signalbox::triage::classify::Rules::load(&[]).unwrap(),
     );
     app.watcher.poll(&src).await.unwrap();

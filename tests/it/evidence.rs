@@ -136,7 +136,7 @@ async fn scenario() -> Scenario {
     let writer = BriefWriter::new(
         app.watcher.store.clone(),
         app.sources.clone(),
-        Some(signalbox::server::flag_service(&env.settings()).unwrap()),
+        Some(signalbox::server::flag_service(&env.settings()).await.unwrap()),
         signalbox::triage::classify::Rules::load(&[]).unwrap(),
     );
     assert_eq!(writer.run_once().await.unwrap(), 1);

@@ -378,8 +378,7 @@ async fn a_reload_is_announced_on_the_event_stream_and_a_broken_file_keeps_the_l
         "{event}"
     );
     let id = id.expect("events carry an id");
-    let (_epoch, rev) = id.split_once('-').expect("ids are <epoch>-<revision>");
-    let id: i64 = rev.parse().unwrap();
+    let id: i64 = id.parse().expect("ids are flag revisions");
     assert!(id > rev0);
     let (_, b) = f.eval("max.items", json!({})).await;
     assert_eq!(b["value"], 10);
@@ -396,7 +395,20 @@ async fn a_reload_is_announced_on_the_event_stream_and_a_broken_file_keeps_the_l
     let (rid, _) = next_event(&mut missed, Instant::now() + Duration::from_secs(10))
         .await
         .expect("a replayed event");
-    assert_eq!(rid.unwrap().rsplit_once('-').unwrap().1.parse::<i64>().unwrap(), id);
+    assert_eq!(rid.unwrap().parse::<i64>().unwrap(), id);
+    // Up to date: nothing is sent again.
+    let mut current = reqwest::Client::new()
+        .get(format!("{}{uri}", f.run.base))
+        .header("last-event-id", id.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        next_event(&mut current, Instant::now() + Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "an event repeated"
+    );
 
     // A forged or missing channel is refused.
     let r = reqwest::get(format!("{}/ofrep/v1/events?channel=abc.1.def", f.run.base))

@@ -305,6 +305,54 @@ async fn three_replicas_on_one_postgresql_database_share_the_work_and_agree() {
         served_after
     );
 
+    // The replicas agree on the revision and the ETag of the same configuration, and an event
+    // stream opened on one replica resumes on another: nothing missed, nothing repeated.
+    let mut seen_etags = Vec::new();
+    let mut revisions = Vec::new();
+    let mut stream_uri = String::new();
+    for b in &bases {
+        let r = reqwest::Client::new()
+            .post(format!("{b}/ofrep/v1/evaluate/flags"))
+            .bearer_auth(&tokens["web-app"])
+            .json(&json!({"context": {"targetingKey": "user-1"}}))
+            .send()
+            .await
+            .unwrap();
+        seen_etags.push(r.headers()["etag"].to_str().unwrap().to_owned());
+        let body: Value = r.json().await.unwrap();
+        revisions.push(body["metadata"]["revision"].as_u64().unwrap());
+        stream_uri = body["eventStreams"][0]["endpoint"]["requestUri"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+    assert!(seen_etags.iter().all(|e| *e == seen_etags[0]), "{seen_etags:?}");
+    assert!(revisions.iter().all(|r| *r == revisions[0]), "{revisions:?}");
+    let revision = revisions[0];
+    let open = |base: &str, last: u64| {
+        reqwest::Client::new()
+            .get(format!("{base}{stream_uri}"))
+            .header("last-event-id", last.to_string())
+            .send()
+    };
+    // The stream URI came from the last replica; its signed channel opens on the first.
+    let mut current = open(&bases[0], revision).await.unwrap();
+    assert_eq!(current.status(), 200);
+    assert!(
+        crate::ofrep::next_event(&mut current, Instant::now() + Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "a client up to date got an event again"
+    );
+    let mut behind = open(&bases[1], revision - 1).await.unwrap();
+    let (id, event) = crate::ofrep::next_event(&mut behind, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("the change the client missed");
+    assert_eq!(
+        (id, event["type"].as_str()),
+        (Some(revision.to_string()), Some("refetchEvaluation"))
+    );
+
     // The leader is killed: another replica leads within 10 s and polling goes on.
     let mut leader = None;
     for (i, b) in bases.iter().enumerate() {
