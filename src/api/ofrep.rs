@@ -359,7 +359,7 @@ async fn events(
     let position = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .map(|v| parse_position(v))
+        .map(parse_position)
         .or_else(|| q.get("since").map(|v| parse_position(v)));
     let mut initial: Vec<Event> = Vec::new();
     let mut sent = published.revision;
