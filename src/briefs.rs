@@ -61,141 +61,170 @@ impl BriefWriter {
             if pending.is_empty() {
                 return Ok(written);
             }
+            // A change that cannot be triaged stays claimed (it is tried again when the claim
+            // runs out) and holds back only the later changes of its own source, which are given
+            // back unclaimed; every other source's changes go on.
+            let mut first_error: Option<BriefError> = None;
+            let mut failed_sources = std::collections::HashSet::new();
+            let mut held_back = Vec::new();
             for change in pending {
-                // Our own rule changes are not news: nothing to brief.
-                if change.kind == ChangeKind::RulesUpgrade {
-                    self.store.mark_triaged(change.id, chrono::Utc::now()).await?;
+                if failed_sources.contains(&change.source) {
+                    held_back.push(change.id);
                     continue;
                 }
-                let source = self.sources.iter().find(|s| s.id == change.source);
-                let text = |id: i64| async move {
-                    let snap = self
-                        .store
-                        .snapshot(id)
-                        .await?
-                        .ok_or_else(|| StoreError::MissingBlob(format!("snapshot {id}")))?;
-                    self.store.blob_text(&snap.text_sha256).await
-                };
-                let (before, after) = (text(change.before).await?, text(change.after).await?);
-                let after_for_playbooks = self.playbooks.is_some().then(|| after.clone());
-                let flags = self.flags.as_ref().and_then(|f| f.current()).map(|p| p.set.clone());
-                let (rules, doc_type, kind) = (self.rules.clone(), source.map(|s| s.doc_type), source.map(|s| s.kind));
-                let provider = source.map(|s| s.provider.clone());
-                // The diff stored when the change was detected: triage reads it, not a new one.
-                let stored = change
-                    .diff
-                    .clone()
-                    .and_then(|d| serde_json::from_value::<crate::diff::Diff>(d).ok());
-                let today = chrono::Utc::now().date_naive();
-                // Diffing and reading a large document is CPU work: off the async threads.
-                let (brief, thread) = tokio::task::spawn_blocking(move || {
-                    let ctx = triage::Context {
-                        kind,
-                        doc_type,
-                        provider: provider.as_deref(),
-                        flags: flags.as_deref(),
-                        rules: &rules,
-                        diff: stored.as_ref(),
-                        today,
-                    };
-                    let thread = kind
-                        .filter(|k| k.is_state())
-                        .and_then(|_| triage::status::thread(&before, &after));
-                    (triage::triage(&before, &after, &ctx), thread)
-                })
-                .await
-                .map_err(|e| BriefError::Triage {
-                    change: change.id,
-                    reason: e.to_string(),
-                })?;
-                // An update of an incident already briefed, changing no state: its timeline.
-                if let Some(t) = thread.as_ref().filter(|t| !t.news && !t.keys.is_empty())
-                    && let Some(brief_id) = self.store.thread_brief(&change.source, &t.keys).await?
-                {
-                    let detail = if t.updates.is_empty() {
-                        "updated".to_owned()
-                    } else {
-                        t.updates.join("\n")
-                    };
-                    self.store
-                        .append_update(
-                            change.id,
-                            brief_id,
-                            &change.source,
-                            &t.keys,
-                            &detail,
-                            chrono::Utc::now(),
-                        )
-                        .await?;
-                    tracing::info!(brief = brief_id, source = %change.source, "incident update added to its brief's timeline");
-                    if let (Some((decisions, playbooks)), Some(source), Some(after)) =
-                        (&self.playbooks, source, after_for_playbooks.as_deref())
-                    {
-                        let seen = BriefSeen {
-                            brief_id,
-                            source,
-                            // Not a brief of its own: only status playbooks read the page.
-                            material: false,
-                            category: brief.category,
-                            severity: brief.severity,
-                            after,
-                        };
-                        if let Err(e) = playbooks.on_brief(decisions, &seen).await {
-                            tracing::error!(brief = brief_id, error = %e, "playbook evaluation failed");
-                        }
-                    }
-                    written += 1;
-                    continue;
-                }
-                let id = self
-                    .store
-                    .insert_brief(NewBrief {
-                        change_id: change.id,
-                        source: &change.source,
-                        provider: source.map(|s| s.provider.as_str()).unwrap_or("unknown"),
-                        owner: source.and_then(|s| s.owner.as_deref()),
-                        material: brief.material,
-                        category: brief.category,
-                        severity: brief.severity,
-                        title: &brief.title,
-                        body: {
-                            // Where to read more: both snapshots and the change with its diff.
-                            let mut body = serde_json::to_value(&brief).expect("brief serializes");
-                            body["links"] = serde_json::json!({
-                                "before": format!("/api/v1/snapshots/{}", change.before),
-                                "after": format!("/api/v1/snapshots/{}", change.after),
-                                "change": format!("/api/v1/changes/{}", change.id),
-                                "history": format!("/api/v1/sources/{}/changes", change.source),
-                            });
-                            body
-                        },
-                        threads: thread.map(|t| t.keys).unwrap_or_default(),
-                        now: chrono::Utc::now(),
-                    })
-                    .await?;
-                if brief.material {
-                    tracing::info!(brief = id, source = %change.source, severity = %brief.severity, title = %brief.title, "brief");
-                }
-                if let (Some((decisions, playbooks)), Some(source), Some(after)) =
-                    (&self.playbooks, source, after_for_playbooks)
-                {
-                    let seen = BriefSeen {
-                        brief_id: id,
-                        source,
-                        material: brief.material,
-                        category: brief.category,
-                        severity: brief.severity,
-                        after: &after,
-                    };
-                    // The brief is stored whatever happens here; a failing playbook is logged
-                    // loudly (and is in the audit log when it fired).
-                    if let Err(e) = playbooks.on_brief(decisions, &seen).await {
-                        tracing::error!(brief = id, error = %e, "playbook evaluation failed");
+                let (id, source) = (change.id, change.source.clone());
+                match self.triage_one(change).await {
+                    Ok(n) => written += n,
+                    Err(e) => {
+                        tracing::error!(change = id, %source, error = %e, "cannot triage this change; retried when its claim runs out");
+                        failed_sources.insert(source);
+                        first_error.get_or_insert(e);
                     }
                 }
-                written += 1;
+            }
+            if let Some(e) = first_error {
+                if let Err(release) = self.store.release_change_claims(&held_back).await {
+                    tracing::warn!(error = %release, "cannot give back claimed changes; they are retried when the claim runs out");
+                }
+                return Err(e);
             }
         }
+    }
+
+    /// Triages one claimed change: a brief, or an update on an incident's brief; returns how
+    /// many briefs were written or updated.
+    async fn triage_one(&self, change: crate::store::ChangeRecord) -> Result<usize, BriefError> {
+        // Our own rule changes are not news: nothing to brief.
+        if change.kind == ChangeKind::RulesUpgrade {
+            self.store.mark_triaged(change.id, chrono::Utc::now()).await?;
+            return Ok(0);
+        }
+        let source = self.sources.iter().find(|s| s.id == change.source);
+        let text = |id: i64| async move {
+            let snap = self
+                .store
+                .snapshot(id)
+                .await?
+                .ok_or_else(|| StoreError::MissingBlob(format!("snapshot {id}")))?;
+            self.store.blob_text(&snap.text_sha256).await
+        };
+        let (before, after) = (text(change.before).await?, text(change.after).await?);
+        let after_for_playbooks = self.playbooks.is_some().then(|| after.clone());
+        let flags = self.flags.as_ref().and_then(|f| f.current()).map(|p| p.set.clone());
+        let (rules, doc_type, kind) = (self.rules.clone(), source.map(|s| s.doc_type), source.map(|s| s.kind));
+        let provider = source.map(|s| s.provider.clone());
+        // The diff stored when the change was detected: triage reads it, not a new one.
+        let stored = change
+            .diff
+            .clone()
+            .and_then(|d| serde_json::from_value::<crate::diff::Diff>(d).ok());
+        let today = chrono::Utc::now().date_naive();
+        // Diffing and reading a large document is CPU work: off the async threads.
+        let (brief, thread) = tokio::task::spawn_blocking(move || {
+            let ctx = triage::Context {
+                kind,
+                doc_type,
+                provider: provider.as_deref(),
+                flags: flags.as_deref(),
+                rules: &rules,
+                diff: stored.as_ref(),
+                today,
+            };
+            let thread = kind
+                .filter(|k| k.is_state())
+                .and_then(|_| triage::status::thread(&before, &after));
+            (triage::triage(&before, &after, &ctx), thread)
+        })
+        .await
+        .map_err(|e| BriefError::Triage {
+            change: change.id,
+            reason: e.to_string(),
+        })?;
+        // An update of an incident already briefed, changing no state: its timeline.
+        if let Some(t) = thread.as_ref().filter(|t| !t.news && !t.keys.is_empty())
+            && let Some(brief_id) = self.store.thread_brief(&change.source, &t.keys).await?
+        {
+            let detail = if t.updates.is_empty() {
+                "updated".to_owned()
+            } else {
+                t.updates.join("\n")
+            };
+            self.store
+                .append_update(
+                    change.id,
+                    brief_id,
+                    &change.source,
+                    &t.keys,
+                    &detail,
+                    chrono::Utc::now(),
+                )
+                .await?;
+            tracing::info!(brief = brief_id, source = %change.source, "incident update added to its brief's timeline");
+            if let (Some((decisions, playbooks)), Some(source), Some(after)) =
+                (&self.playbooks, source, after_for_playbooks.as_deref())
+            {
+                let seen = BriefSeen {
+                    brief_id,
+                    source,
+                    // Not a brief of its own: only status playbooks read the page.
+                    material: false,
+                    category: brief.category,
+                    severity: brief.severity,
+                    after,
+                };
+                if let Err(e) = playbooks.on_brief(decisions, &seen).await {
+                    tracing::error!(brief = brief_id, error = %e, "playbook evaluation failed");
+                }
+            }
+            return Ok(1);
+        }
+        let id = self
+            .store
+            .insert_brief(NewBrief {
+                change_id: change.id,
+                source: &change.source,
+                provider: source.map(|s| s.provider.as_str()).unwrap_or("unknown"),
+                owner: source.and_then(|s| s.owner.as_deref()),
+                material: brief.material,
+                category: brief.category,
+                severity: brief.severity,
+                title: &brief.title,
+                body: {
+                    // Where to read more: both snapshots and the change with its diff.
+                    let mut body = serde_json::to_value(&brief).expect("brief serializes");
+                    body["links"] = serde_json::json!({
+                        "before": format!("/api/v1/snapshots/{}", change.before),
+                        "after": format!("/api/v1/snapshots/{}", change.after),
+                        "change": format!("/api/v1/changes/{}", change.id),
+                        "history": format!("/api/v1/sources/{}/changes", change.source),
+                    });
+                    body
+                },
+                threads: thread.map(|t| t.keys).unwrap_or_default(),
+                now: chrono::Utc::now(),
+            })
+            .await?;
+        if brief.material {
+            tracing::info!(brief = id, source = %change.source, severity = %brief.severity, title = %brief.title, "brief");
+        }
+        if let (Some((decisions, playbooks)), Some(source), Some(after)) =
+            (&self.playbooks, source, after_for_playbooks)
+        {
+            let seen = BriefSeen {
+                brief_id: id,
+                source,
+                material: brief.material,
+                category: brief.category,
+                severity: brief.severity,
+                after: &after,
+            };
+            // The brief is stored whatever happens here; a failing playbook is logged
+            // loudly (and is in the audit log when it fired).
+            if let Err(e) = playbooks.on_brief(decisions, &seen).await {
+                tracing::error!(brief = id, error = %e, "playbook evaluation failed");
+            }
+        }
+        Ok(1)
     }
 
     /// Deadlines come closer every day: a retirement of a model a flag uses becomes critical

@@ -240,6 +240,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Gives claimed changes back before their lease runs out (triage failed on one of them).
+    pub async fn release_change_claims(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE changes SET claimed_until = NULL WHERE triaged_at IS NULL AND CAST(id AS TEXT) IN {}",
+            self.in_json_texts()
+        )))
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn mark_triaged(&self, change_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query("UPDATE changes SET triaged_at = $1 WHERE id = $2")
             .bind(to_millis(at))

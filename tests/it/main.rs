@@ -14,6 +14,7 @@ mod openapi;
 mod replicas;
 mod server;
 mod status_adapters;
+mod store_conformance;
 mod threads;
 mod watcher;
 mod watcher_edges;

@@ -566,5 +566,9 @@ async fn when_postgresql_goes_away_flags_keep_serving_writes_get_503_and_everyth
         ofrep(&base, &tokens["web-app"], "cap.image-generation").await["value"] == false
     })
     .await;
-    assert_eq!(role(&base).await.as_deref(), Some("leader"));
+    // The lease went with the old connection; the next bid takes it again.
+    wait_for("leadership again", Duration::from_secs(15), async || {
+        role(&base).await.as_deref() == Some("leader")
+    })
+    .await;
 }
