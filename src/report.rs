@@ -134,19 +134,9 @@ pub struct Week {
     pub total: usize,
 }
 
-/// The flags a brief's `what_breaks` names ("flag route.chat uses acme/x in variant primary").
+/// The flags a brief reaches (its `affects`; older briefs: the flags its `what_breaks` names).
 fn flags_of(body: &Value) -> Vec<String> {
-    let mut out: Vec<String> = body["what_breaks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(|s| s.strip_prefix("flag "))
-        .filter_map(|s| s.split_whitespace().next())
-        .map(str::to_owned)
-        .collect();
-    out.dedup();
-    out
+    crate::triage::affected_flags(body)
 }
 
 /// The flags whose `metadata.providers` list `provider/model`.

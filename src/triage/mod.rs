@@ -57,9 +57,59 @@ pub struct Brief {
     pub title: String,
     pub what_changed: Vec<String>,
     pub what_breaks: Vec<String>,
+    /// The same flags as `what_breaks`, as data: what pages, reports and decisions read.
+    pub affects: Vec<Affected>,
     pub action: String,
     pub facts: Vec<Fact>,
     pub diff: DiffSummary,
+}
+
+/// A flag a change reaches: the flag, the `provider/model` (or provider) it uses, and the
+/// variants whose value names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Affected {
+    pub flag: String,
+    pub uses: String,
+    pub variants: Vec<String>,
+}
+
+impl Affected {
+    /// The `what_breaks` line: `flag route.chat uses acme/acme-large in variant primary`.
+    pub fn line(&self) -> String {
+        format!(
+            "flag {} uses {}{}",
+            self.flag,
+            self.uses,
+            if self.variants.is_empty() {
+                String::new()
+            } else {
+                format!(" in variant {}", self.variants.join(", "))
+            }
+        )
+    }
+}
+
+/// The flags a stored brief reaches, in order, without repeats: its `affects`, or, for a brief
+/// stored before that field existed, the flag keys its `what_breaks` lines start with.
+pub fn affected_flags(body: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = match body.get("affects") {
+        Some(a) => serde_json::from_value::<Vec<Affected>>(a.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.flag)
+            .collect(),
+        None => body["what_breaks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .filter_map(|l| l.strip_prefix("flag ")?.split_whitespace().next())
+            .map(str::to_owned)
+            .collect(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|f| seen.insert(f.clone()));
+    out
 }
 
 /// `text` cut at a word boundary to at most `max` characters, with an ellipsis when cut.
@@ -156,6 +206,7 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
                 None => "Only formatting, punctuation, links, dates written another way or stamps changed".into(),
             }],
             what_breaks: Vec::new(),
+            affects: Vec::new(),
             action: "Nothing to do".into(),
             facts: Vec::new(),
             diff,
@@ -166,7 +217,8 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
     let categories = ctx.rules.categories(&changed, &facts, ctx.doc_type);
     let category = categories[0];
     let mut severity = classify::severity(category, &facts, changed.len());
-    let what_breaks = impact(&facts, ctx, provider);
+    let affects = impact(&facts, ctx, provider);
+    let what_breaks: Vec<String> = affects.iter().map(Affected::line).collect();
     // A change to a model a flag serves raises the brief; a provider-wide change (a policy
     // edit, a page with no model in it) names the flags for context only: every watched
     // provider is one we use, and raising all of its edits would drown the ones that matter.
@@ -196,6 +248,7 @@ pub fn triage(before: &str, after: &str, ctx: &Context<'_>) -> Brief {
         severity,
         what_changed,
         what_breaks,
+        affects,
         facts,
         diff,
     }
@@ -323,7 +376,8 @@ fn status_brief(facts: Vec<Fact>, ctx: &Context<'_>, provider: &str, diff: DiffS
                 .any(|p| ctx.provider.is_some_and(|cp| p.split('/').next() == Some(cp)))
         })
     });
-    let what_breaks = if in_use { impact(&[], ctx, provider) } else { Vec::new() };
+    let affects = if in_use { impact(&[], ctx, provider) } else { Vec::new() };
+    let what_breaks: Vec<String> = affects.iter().map(Affected::line).collect();
     let severity = status::severity(&facts, in_use);
     // The title says the change of state that matters most: an incident opened or escalated, a
     // resolution, a maintenance, else the first component transition.
@@ -396,6 +450,7 @@ fn status_brief(facts: Vec<Fact>, ctx: &Context<'_>, provider: &str, diff: DiffS
             "Watch the incident; nothing we use is affected".into()
         },
         what_breaks,
+        affects,
         facts,
         diff,
     }
@@ -424,7 +479,7 @@ fn within_days(facts: &[Fact], days: i64, today: chrono::NaiveDate) -> bool {
 }
 
 /// Flags whose variants use an affected model or, for provider-wide changes, the provider.
-fn impact(facts: &[Fact], ctx: &Context<'_>, provider: &str) -> Vec<String> {
+fn impact(facts: &[Fact], ctx: &Context<'_>, provider: &str) -> Vec<Affected> {
     let Some(set) = ctx.flags else { return Vec::new() };
     let subjects: Vec<&str> = facts.iter().filter_map(|f| f.subject.as_deref()).collect();
     let mut out = Vec::new();
@@ -442,15 +497,11 @@ fn impact(facts: &[Fact], ctx: &Context<'_>, provider: &str) -> Vec<String> {
                     .filter(|(_, v)| v.to_string().contains(if model.is_empty() { p } else { model }))
                     .map(|(k, _)| k.as_str())
                     .collect();
-                out.push(format!(
-                    "flag {} uses {used}{}",
-                    flag.key,
-                    if variants.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" in variant {}", variants.join(", "))
-                    }
-                ));
+                out.push(Affected {
+                    flag: flag.key.clone(),
+                    uses: used.to_string(),
+                    variants: variants.into_iter().map(str::to_owned).collect(),
+                });
             }
         }
     }

@@ -896,3 +896,26 @@ fn a_price_rise_in_a_text_news_entry_with_arrows() {
         b.facts
     );
 }
+
+#[test]
+fn the_flags_a_brief_reaches_are_read_from_its_data_and_from_older_briefs_text() {
+    use serde_json::json;
+    let a = Affected {
+        flag: "route.chat".into(),
+        uses: "acme/acme-large".into(),
+        variants: vec!["primary".into(), "canary".into()],
+    };
+    assert_eq!(
+        a.line(),
+        "flag route.chat uses acme/acme-large in variant primary, canary"
+    );
+    // New briefs: `affects`, even when the text says something else.
+    let body = json!({"affects": [a, {"flag": "cap.x", "uses": "acme", "variants": []},
+                                  {"flag": "route.chat", "uses": "acme/acme-mini", "variants": []}],
+                      "what_breaks": ["flag other.flag uses y"]});
+    assert_eq!(affected_flags(&body), vec!["route.chat", "cap.x"]);
+    // Briefs stored before the field: the flag keys the lines start with.
+    let old = json!({"what_breaks": ["flag route.summarize uses acme/m in variant primary", "not a flag line"]});
+    assert_eq!(affected_flags(&old), vec!["route.summarize"]);
+    assert!(affected_flags(&json!({})).is_empty());
+}

@@ -208,15 +208,13 @@ async fn act(
     Ok(r)
 }
 
-/// The flag a brief most likely calls for: the first one its "what breaks" lines name
-/// (`flag route.chat uses …`), else the first whose `metadata.providers` names its provider.
+/// The flag a brief most likely calls for: the first one it reaches (`affects`), else the first
+/// whose `metadata.providers` names its provider.
 fn affected_flag(set: &FlagSet, provider: &str, body: &Value) -> Option<String> {
-    let named: Vec<&str> = body["what_breaks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(|l| l.strip_prefix("flag ")?.split_whitespace().next())
+    let affected = crate::triage::affected_flags(body);
+    let named: Vec<&str> = affected
+        .iter()
+        .map(String::as_str)
         .filter(|k| set.flags.contains_key(*k))
         .collect();
     // A flag that can fail over is what a decision usually moves; else the first one affected.

@@ -127,6 +127,16 @@ async fn a_retirement_date_on_a_provider_page_becomes_a_brief_naming_the_affecte
         brief["what_breaks"][0].as_str().unwrap().contains("route.chat"),
         "{brief}"
     );
+    // The same as data, and the line is made from it.
+    assert_eq!(brief["affects"][0]["flag"], "route.chat", "{brief}");
+    assert_eq!(
+        brief["what_breaks"][0].as_str().unwrap(),
+        format!(
+            "flag route.chat uses {} in variant {}",
+            brief["affects"][0]["uses"].as_str().unwrap(),
+            brief["affects"][0]["variants"][0].as_str().unwrap()
+        )
+    );
     assert_eq!(one["owner"], "platform-team");
     let after_link = brief["links"]["after"].as_str().unwrap();
     let snap: Value = reqwest::get(format!("{}{after_link}", run.base))
