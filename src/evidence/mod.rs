@@ -651,9 +651,8 @@ mod tests {
     #[tokio::test]
     async fn a_decision_bundle_carries_its_brief_and_the_chain_contiguous_or_partial() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("e.db").display().to_string())
-            .await
-            .unwrap();
+        let db = crate::store::TestDb::new(dir.path());
+        let store = Store::open(&db.url).await.unwrap();
         let (brief, decision) = scenario(&store).await;
         let now = DateTime::from_timestamp(1_767_400_000, 0).unwrap();
 
@@ -737,9 +736,8 @@ mod tests {
     #[tokio::test]
     async fn the_version_in_force_is_the_last_fetched_at_or_before_the_time() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("e.db").display().to_string())
-            .await
-            .unwrap();
+        let db = crate::store::TestDb::new(dir.path());
+        let store = Store::open(&db.url).await.unwrap();
         let (brief, _) = scenario(&store).await;
         let now = DateTime::from_timestamp(1_767_400_000, 0).unwrap();
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);

@@ -85,16 +85,15 @@ async fn brief(store: &Store, n: usize, s: Seed<'_>) -> i64 {
         .unwrap()
 }
 
-async fn store() -> (tempfile::TempDir, Store) {
+async fn store() -> ((tempfile::TempDir, crate::store::TestDb), Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("r.db").display()))
-        .await
-        .unwrap();
-    (dir, store)
+    let db = crate::store::TestDb::new(dir.path());
+    let store = Store::open(&db.url).await.unwrap();
+    ((dir, db), store)
 }
 
 /// Two providers, five briefs (one not material, one dismissed), a decision that is active.
-async fn seeded() -> (tempfile::TempDir, Store, i64) {
+async fn seeded() -> ((tempfile::TempDir, crate::store::TestDb), Store, i64) {
     let (dir, store) = store().await;
     let in_40_days = (Utc::now() + Duration::days(40)).format("%Y-%m-%d").to_string();
     let in_200_days = (Utc::now() + Duration::days(200)).format("%Y-%m-%d").to_string();

@@ -199,12 +199,10 @@ mod tests {
     async fn the_stores_timestamps_come_from_the_clock_it_was_given() {
         let dir = tempfile::tempdir().unwrap();
         let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let store = Store::open_with_clock(
-            &format!("sqlite://{}", dir.path().join("c.db").display()),
-            std::sync::Arc::new(Fixed(at)),
-        )
-        .await
-        .unwrap();
+        let db = crate::store::TestDb::new(dir.path());
+        let store = Store::open_with_clock(&db.url, std::sync::Arc::new(Fixed(at)))
+            .await
+            .unwrap();
         let e = store
             .audit(NewAudit::new(
                 "alice",

@@ -293,3 +293,74 @@ pub(super) fn typed<T: std::str::FromStr<Err = crate::domain::UnknownValue>>(raw
     raw.parse()
         .map_err(|e: crate::domain::UnknownValue| StoreError::Corrupt(e.to_string()))
 }
+
+/// A database for one unit test: a SQLite file in `dir`, or, when `TEST_DATABASE_URL` names a
+/// PostgreSQL server, a database of its own on it, dropped when this is dropped. The integration
+/// tests have the same helper (tests/it/helpers.rs).
+#[cfg(test)]
+pub(crate) struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+#[cfg(test)]
+impl TestDb {
+    pub fn new(dir: &std::path::Path) -> TestDb {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let Some(admin) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+            return TestDb {
+                url: format!("sqlite://{}", dir.join("test.db").display()),
+                pg: None,
+            };
+        };
+        let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+        let name = format!(
+            "{}_u{}_{}_{:x}",
+            url.path().trim_start_matches('/'),
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            rand::random::<u32>()
+        )
+        .to_lowercase();
+        pg_admin(&admin, format!("CREATE DATABASE \"{name}\""));
+        url.set_path(&format!("/{name}"));
+        TestDb {
+            url: url.to_string(),
+            pg: Some((admin, name)),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            pg_admin(admin, format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+}
+
+/// One statement on the server, from a thread of its own (callers may be inside a runtime).
+#[cfg(test)]
+fn pg_admin(url: &str, sql: String) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&url)
+                    .await
+                    .expect("TEST_DATABASE_URL answers");
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let _ = c.close().await;
+            })
+    })
+    .join()
+    .expect("admin thread");
+}
