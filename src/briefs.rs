@@ -149,7 +149,8 @@ impl BriefWriter {
             } else {
                 t.updates.join("\n")
             };
-            self.store
+            let added = self
+                .store
                 .append_update(
                     change.id,
                     brief_id,
@@ -159,6 +160,10 @@ impl BriefWriter {
                     chrono::Utc::now(),
                 )
                 .await?;
+            if !added {
+                // Triaged meanwhile by another writer, which ran the playbooks too.
+                return Ok(0);
+            }
             tracing::info!(brief = brief_id, source = %change.source, "incident update added to its brief's timeline");
             if let (Some((decisions, playbooks)), Some(source), Some(after)) =
                 (&self.playbooks, source, after_for_playbooks.as_deref())
@@ -178,7 +183,7 @@ impl BriefWriter {
             }
             return Ok(1);
         }
-        let id = self
+        let inserted = self
             .store
             .insert_brief(NewBrief {
                 change_id: change.id,
@@ -204,6 +209,10 @@ impl BriefWriter {
                 now: chrono::Utc::now(),
             })
             .await?;
+        let crate::store::BriefInsert::New(id) = inserted else {
+            // Triaged meanwhile by another writer, which ran the playbooks too.
+            return Ok(0);
+        };
         if brief.material {
             tracing::info!(brief = id, source = %change.source, severity = %brief.severity, title = %brief.title, "brief");
         }

@@ -72,6 +72,7 @@ impl From<crate::decisions::DecisionError> for ApiError {
             D::Store(e @ S::Refused(L::OwnDecision)) => ApiError::Forbidden(e.to_string()),
             D::Store(e @ S::Refused(L::NotAllowed { .. } | L::AlreadyVoted(_))) => ApiError::Conflict(e.to_string()),
             D::Store(e @ S::NoBrief(_)) => ApiError::BadRequest(e.to_string()),
+            D::Store(e @ S::AlreadyLive(_)) => ApiError::Conflict(e.to_string()),
             D::Flags(crate::flags::ServiceError::NotLoaded) => ApiError::Unavailable("flags are not loaded".into()),
             D::Flags(e) => ApiError::Conflict(e.to_string()),
             e => ApiError::BadRequest(e.to_string()),

@@ -28,23 +28,27 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when flags are loaded and the database answers (sources were validated before start).
-/// Says which backend and whether this replica leads (runs the scheduler) or follows.
+/// Ready when flags are loaded (sources were validated before start): that is what apps need, and
+/// evaluation never touches the database, so an unreachable database does not take every replica
+/// out of the load balancer; it is reported (`"database": "unreachable"`) for monitoring, and
+/// writes answer 503 meanwhile. Says which backend and whether this replica leads (runs the
+/// scheduler) or follows.
 async fn readyz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     let published = st
         .flags
         .current()
         .ok_or_else(|| ApiError::Unavailable("flags are not loaded yet".into()))?;
-    st.store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let database = match tokio::time::timeout(std::time::Duration::from_secs(2), st.store.ping()).await {
+        Ok(Ok(())) => "ok",
+        _ => "unreachable",
+    };
     Ok(Json(json!({
         "status": "ready",
         "sources": st.sources.len(),
         "flag_revision": published.revision,
         "role": st.role.borrow().as_str(),
         "backend": st.store.backend().as_str(),
+        "database": database,
     })))
 }
 

@@ -311,7 +311,7 @@ impl Playbooks {
                     }
                     (false, None) => {
                         let why = format!("{} at {}", matching.join(", "), seen.source.provider);
-                        fired.push(fire(decisions, p, seen, &why).await?);
+                        fired.extend(fire(decisions, p, seen, &why).await?);
                     }
                     (false, Some(d)) if d.revert_at.is_some() => {
                         // The outage is back before the quiet period ended: keep the failover. If
@@ -319,7 +319,7 @@ impl Playbooks {
                         match decisions.set_revert_at(d.id, None, &p.origin()).await {
                             Err(DecisionStoreError::Refused(LifecycleError::NotAllowed { .. })) => {
                                 let why = format!("{} at {} (again)", matching.join(", "), seen.source.provider);
-                                fired.push(fire(decisions, p, seen, &why).await?);
+                                fired.extend(fire(decisions, p, seen, &why).await?);
                             }
                             other => {
                                 other?;
@@ -349,7 +349,7 @@ impl Playbooks {
                     "a {} {} brief about {}",
                     seen.severity, p.category, seen.source.provider
                 );
-                fired.push(fire(decisions, p, seen, &why).await?);
+                fired.extend(fire(decisions, p, seen, &why).await?);
             }
         }
         if !fired.is_empty() {
@@ -412,7 +412,7 @@ async fn fire(
     p: &Playbook,
     seen: &BriefSeen<'_>,
     why: &str,
-) -> Result<DecisionRecord, DecisionError> {
+) -> Result<Option<DecisionRecord>, DecisionError> {
     let origin = p.origin();
     let proposal = Proposal {
         flag: p.flag.clone(),
@@ -438,9 +438,15 @@ async fn fire(
             "category": seen.category, "severity": seen.severity, "why": why,
         }),
     );
-    let d = decisions.propose_with(&origin, &proposal, &origin, Some(fired)).await?;
+    let d = match decisions.propose_with(&origin, &proposal, &origin, Some(fired)).await {
+        Err(DecisionError::Store(DecisionStoreError::AlreadyLive(_))) => {
+            tracing::info!(playbook = %p.name, "already fired (by another replica); not firing again");
+            return Ok(None);
+        }
+        other => other?,
+    };
     tracing::warn!(playbook = %p.name, decision = d.id, flag = %d.flag, env = %d.env, variant = ?d.variant, %why, "playbook fired");
-    Ok(d)
+    Ok(Some(d))
 }
 
 #[cfg(test)]

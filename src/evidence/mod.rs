@@ -585,7 +585,8 @@ mod tests {
                 now: Utc::now(),
             })
             .await
-            .unwrap();
+            .unwrap()
+            .id();
         store.audit(unrelated(2)).await.unwrap();
         let d = store
             .insert_decision(NewDecision {

@@ -28,6 +28,10 @@ pub trait RevisionSource: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>>;
 }
 
+/// How long a publish waits for the shared revision before numbering locally: a change (a kill
+/// switch) must not wait on a slow database.
+const REVISION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How many past revisions are kept for SSE replay (`Last-Event-ID`).
 const HISTORY: usize = 256;
 
@@ -46,6 +50,9 @@ pub struct Published {
     pub revision: u64,
     pub set: Arc<FlagSet>,
     set_hash: String,
+    /// A hash of everything served (every environment's validator): the same on every replica
+    /// for the same files and decisions.
+    content: String,
     pub envs: HashMap<String, EnvSnapshot>,
 }
 
@@ -172,7 +179,7 @@ impl FlagService {
     /// is served now is published again under the revision `source` gives it.
     pub async fn share_revisions(&self, source: Arc<dyn RevisionSource>) -> Result<u64, ServiceError> {
         let _ = self.revisions.set(source);
-        self.publish(None).await
+        self.publish_as(None, true).await
     }
 
     /// The active override of a flag in an environment.
@@ -215,6 +222,12 @@ impl FlagService {
     /// Builds every environment's snapshot from `set` (or the current set) and the overrides,
     /// swaps them in under a new revision and announces it. The only place the revision moves.
     async fn publish(&self, new_set: Option<(Arc<FlagSet>, String)>) -> Result<u64, ServiceError> {
+        self.publish_as(new_set, false).await
+    }
+
+    /// `publish`; `renumber` asks the revision source even when nothing served changed (the
+    /// first time revisions are shared).
+    async fn publish_as(&self, new_set: Option<(Arc<FlagSet>, String)>, renumber: bool) -> Result<u64, ServiceError> {
         let _guard = self.publish_lock.lock().await;
         let prev = self.current.load_full();
         let (set, set_hash) = match (new_set, &prev) {
@@ -256,18 +269,29 @@ impl FlagService {
             })
             .collect();
         let content = sha_hex(&etags.iter().map(|e| e.as_bytes()).collect::<Vec<_>>());
+        // Nothing served changes (a reload that only reordered files, overrides swapped back):
+        // no new revision, no event.
+        if let Some(p) = prev.as_ref().filter(|p| p.content == content && !renumber) {
+            return Ok(p.revision);
+        }
         let local_next = prev.as_ref().map(|p| p.revision + 1).unwrap_or(1);
         let revision = match self.revisions.get() {
             None => local_next,
-            Some(source) => match source.revision_for(&content, local_next).await {
-                Ok(r) => r.max(local_next),
-                Err(e) => {
-                    // Serving the change matters more than agreeing on its number: counted here
-                    // until the database answers again (it then continues above this one).
-                    tracing::warn!(error = %e, revision = local_next, "cannot get the shared flag revision; numbering locally");
-                    local_next
+            Some(source) => {
+                match tokio::time::timeout(REVISION_WAIT, source.revision_for(&content, local_next)).await {
+                    Ok(Ok(r)) => r.max(local_next),
+                    failed => {
+                        // Serving the change matters more than agreeing on its number: counted
+                        // here until the database answers again (it then continues above this one).
+                        let why = match failed {
+                            Ok(Err(e)) => e,
+                            _ => "no answer in time".to_owned(),
+                        };
+                        tracing::warn!(error = %why, revision = local_next, "cannot get the shared flag revision; numbering locally");
+                        local_next
+                    }
                 }
-            },
+            }
         };
         let now = chrono::Utc::now().timestamp();
         let mut envs = HashMap::new();
@@ -295,6 +319,7 @@ impl FlagService {
             revision,
             set,
             set_hash,
+            content,
             envs,
         })));
         let event = RevisionEvent { revision, changed };

@@ -131,7 +131,7 @@ impl Notifier {
                     Err(e) => {
                         let reason = format!("stored notification unreadable: {e}");
                         self.store
-                            .record_attempt(d.id, "failed", None, Some(&reason), None)
+                            .record_attempt(d.id, d.next_attempt_at, "failed", None, Some(&reason), None)
                             .await?;
                         continue;
                     }
@@ -139,7 +139,7 @@ impl Notifier {
                 match deliver(&self.client, sink, &d.msg_id, &n, Utc::now()).await {
                     Ok(status) => {
                         self.store
-                            .record_attempt(d.id, "delivered", Some(status), None, None)
+                            .record_attempt(d.id, d.next_attempt_at, "delivered", Some(status), None, None)
                             .await?;
                         delivered += 1;
                     }
@@ -161,7 +161,7 @@ impl Notifier {
                         };
                         log_failure(&sink.name, &d.event, attempts, give_up, &e);
                         self.store
-                            .record_attempt(d.id, status, e.status(), Some(e.message()), next)
+                            .record_attempt(d.id, d.next_attempt_at, status, e.status(), Some(e.message()), next)
                             .await?;
                     }
                 }

@@ -83,6 +83,7 @@ async fn brief(store: &Store, n: usize, s: Seed<'_>) -> i64 {
         })
         .await
         .unwrap()
+        .id()
 }
 
 async fn store() -> ((tempfile::TempDir, crate::store::TestDb), Store) {

@@ -99,6 +99,46 @@ fn sqlite_url(url: &str) -> String {
     out
 }
 
+/// The PostgreSQL URL every connection of ours uses: the given one with safety settings first (a
+/// setting in the URL wins over ours), so that a replica that vanishes without closing its
+/// connections (a crashed host, a partition) cannot hold the write lock or the leadership for
+/// long: the server probes idle connections every few seconds and drops a dead one within about
+/// 25 s, ends a transaction left idle for 30 s, and a writer waits at most 10 s for the write
+/// lock (then the request gets a 503). No server-side statement cache: after a rolling upgrade
+/// adds a column, an older replica's cached `SELECT *` would fail until its connections recycle.
+fn postgres_url(url: &str) -> Result<String, StoreError> {
+    let mut parsed = url::Url::parse(url).map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?;
+    let given: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let ours = [
+        ("options[idle_in_transaction_session_timeout]", "30000"),
+        ("options[lock_timeout]", "10000"),
+        ("options[tcp_keepalives_idle]", "10"),
+        ("options[tcp_keepalives_interval]", "5"),
+        ("options[tcp_keepalives_count]", "3"),
+        ("options[tcp_user_timeout]", "15000"),
+        ("statement-cache-capacity", "0"),
+        ("application_name", "signalbox"),
+    ];
+    {
+        let mut q = parsed.query_pairs_mut();
+        q.clear();
+        for (k, v) in ours {
+            if !given.iter().any(|(g, _)| g == k) {
+                q.append_pair(k, v);
+            }
+        }
+        for (k, v) in &given {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(parsed.to_string())
+}
+
+/// How long a leader waits for the database to confirm its lease before stepping down: well
+/// under the ~25 s in which the server drops a dead connection (and with it the lock), so an
+/// old leader stops before a new one can start.
+const HOLD_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Store {
     /// Opens (creating when missing) and migrates the database.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -147,10 +187,14 @@ impl Store {
                     .await?
             }
         };
+        let url: Arc<str> = match backend {
+            Backend::Postgres => postgres_url(url)?.into(),
+            Backend::Sqlite => url.into(),
+        };
         Ok(Store {
             pool,
             backend,
-            url: url.into(),
+            url,
             clock,
         })
     }
@@ -204,7 +248,10 @@ impl Store {
         match self.backend {
             Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
+                // Stated, not assumed: under REPEATABLE READ (a database or role default) the
+                // snapshot would be taken before the lock is granted, and the checks made after
+                // it would read what was true before the previous writer committed.
+                let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
                 sqlx::query(PG_WRITE_LOCK).execute(&mut *tx).await?;
                 Ok(tx)
             }
@@ -255,7 +302,10 @@ impl Candidate {
         if self.backend == Backend::Sqlite {
             return Ok(true);
         }
-        let result = self.try_hold().await;
+        let result = match tokio::time::timeout(HOLD_TIMEOUT, self.try_hold()).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Db(sqlx::Error::PoolTimedOut)),
+        };
         if result.is_err() {
             self.conn = None;
             self.leading = false;
@@ -270,7 +320,18 @@ impl Candidate {
         }
         let conn = self.conn.as_mut().expect("connected above");
         if self.leading {
-            sqlx::query("SELECT 1 AS alive").execute(&mut *conn).await?;
+            // Not just "the connection answers": this session still holds the lock (a pooler in
+            // transaction mode, or a server that dropped and re-made the session, would not).
+            self.leading = sqlx::query(
+                "SELECT COUNT(*) AS held FROM pg_locks WHERE locktype = 'advisory' AND granted
+                    AND pid = pg_backend_pid() AND objsubid = 1
+                    AND ((CAST(classid AS BIGINT) << 32) | CAST(objid AS BIGINT)) = $1",
+            )
+            .bind(PG_LEADER_KEY)
+            .fetch_one(&mut *conn)
+            .await?
+            .get::<i64, _>("held")
+                > 0;
         } else {
             self.leading = sqlx::query("SELECT pg_try_advisory_lock($1) AS ok")
                 .bind(PG_LEADER_KEY)

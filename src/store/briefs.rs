@@ -59,6 +59,22 @@ pub struct BriefFilter {
     pub since: Option<DateTime<Utc>>,
 }
 
+/// What `insert_brief` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BriefInsert {
+    New(i64),
+    /// The change had been triaged already: this is its brief.
+    Existing(i64),
+}
+
+impl BriefInsert {
+    pub fn id(self) -> i64 {
+        match self {
+            BriefInsert::New(id) | BriefInsert::Existing(id) => id,
+        }
+    }
+}
+
 fn brief_from_row(r: &sqlx::any::AnyRow, with_body: bool) -> Result<BriefRecord, StoreError> {
     Ok(BriefRecord {
         id: r.get("id"),
@@ -79,11 +95,12 @@ fn brief_from_row(r: &sqlx::any::AnyRow, with_body: bool) -> Result<BriefRecord,
 
 impl Store {
     /// Stores a brief and marks its change triaged, together. A change already triaged (by a
-    /// `check` beside a running server) is not briefed twice: its brief's id is returned.
-    pub async fn insert_brief(&self, b: NewBrief<'_>) -> Result<i64, StoreError> {
+    /// `check` beside a running server, or another replica whose claim ran out) is not briefed
+    /// twice: its brief's id is returned as `Existing`, and the caller does nothing more with it.
+    pub async fn insert_brief(&self, b: NewBrief<'_>) -> Result<BriefInsert, StoreError> {
         let mut tx = self.begin_write().await?;
         if let Some(id) = already_triaged(&mut tx, b.change_id).await? {
-            return Ok(id);
+            return Ok(BriefInsert::Existing(id));
         }
         let id: i64 = sqlx::query(
             "INSERT INTO briefs (change_id, source_id, provider, owner, material, category, severity, title, body, created_at)
@@ -136,7 +153,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(BriefInsert::New(id))
     }
 
     /// The newest brief of `source` about any of `threads`.

@@ -48,6 +48,10 @@ pub enum DecisionStoreError {
     Refused(#[from] LifecycleError),
     #[error("no brief {0}")]
     NoBrief(i64),
+    /// The playbook already has a live decision on this flag and environment (another replica
+    /// fired it first).
+    #[error("{0} already has a live decision on this flag and environment")]
+    AlreadyLive(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -189,7 +193,11 @@ impl Store {
         .bind(n.approvals_required)
         .bind(n.status.as_str())
         .fetch_one(&mut *tx)
-        .await?
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => DecisionStoreError::AlreadyLive(n.origin.to_owned()),
+            _ => e.into(),
+        })?
         .get("id");
         let d = load(&mut tx, id).await?;
         let e = crate::domain::decision::proposed(&d);

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 pub use audit::{AuditFilter, NewAudit};
 pub use backend::{Backend, Candidate, EventFeed, Store};
-pub use briefs::{BriefEvent, BriefFilter, BriefRecord, NewBrief, TransitionError};
+pub use briefs::{BriefEvent, BriefFilter, BriefInsert, BriefRecord, NewBrief, TransitionError};
 pub use decisions::{DecisionFilter, DecisionRecord, DecisionStoreError, NewDecision, Vote};
 pub use notify::{Delivery, NewDelivery};
 pub use tokens::{TokenRecord, UsageDelta, UsageRow};

@@ -131,22 +131,25 @@ impl Store {
         Ok(out)
     }
 
-    /// Records an attempt: `delivered`, `pending` again at `next` (a retryable failure), or
-    /// `failed` for good.
+    /// Records an attempt on a delivery this replica claimed (`claimed` is the claim's
+    /// `next_attempt_at`): `delivered`, `pending` again at `next` (a retryable failure), or
+    /// `failed` for good. Returns false, writing nothing, when the claim was lost meanwhile (it
+    /// ran out and another replica took the delivery): that replica's outcome stands.
     pub async fn record_attempt(
         &self,
         id: i64,
+        claimed: DateTime<Utc>,
         status: &str,
         http_status: Option<u16>,
         error: Option<&str>,
         next: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = to_millis(self.now());
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE notify_deliveries SET status = $1, attempts = attempts + 1, last_status = $2, last_error = $3,
                     next_attempt_at = COALESCE($4, next_attempt_at),
                     delivered_at = CASE WHEN $5 = 'delivered' THEN $6 ELSE delivered_at END
-              WHERE id = $7",
+              WHERE id = $7 AND status = 'pending' AND next_attempt_at = $8",
         )
         .bind(status)
         .bind(http_status.map(i64::from))
@@ -155,9 +158,10 @@ impl Store {
         .bind(status)
         .bind(now)
         .bind(id)
+        .bind(to_millis(claimed))
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The delivery log, newest first.

@@ -141,6 +141,12 @@ impl Store {
 
     /// Adds evaluation counts (one transaction per flush, never per evaluation).
     pub async fn add_usage(&self, deltas: &[UsageDelta]) -> Result<(), StoreError> {
+        // In one order on every replica: two flushes touching the same rows then wait for each
+        // other instead of deadlocking.
+        let mut deltas: Vec<&UsageDelta> = deltas.iter().collect();
+        deltas.sort_by(|a, b| {
+            (&a.flag, &a.variant, &a.env, &a.token_name).cmp(&(&b.flag, &b.variant, &b.env, &b.token_name))
+        });
         let mut tx = self.pool().begin().await?;
         for d in deltas {
             sqlx::query(

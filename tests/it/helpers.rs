@@ -25,10 +25,16 @@ pub struct PgDatabase {
 }
 
 /// Runs one statement on the server named by `url`, from a thread of its own (the caller may be
-/// inside a runtime, and `Env::new` is not async).
+/// inside a runtime, and `Env::new` is not async). Panics when it fails (the test cannot run).
 fn pg_admin(url: &str, sql: String) {
+    if let Err(e) = try_pg_admin(url, sql) {
+        panic!("{e}");
+    }
+}
+
+fn try_pg_admin(url: &str, sql: String) -> Result<(), String> {
     let url = url.to_owned();
-    std::thread::spawn(move || {
+    std::thread::spawn(move || -> Result<(), String> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -37,16 +43,17 @@ fn pg_admin(url: &str, sql: String) {
                 use sqlx::Connection;
                 let mut c = sqlx::PgConnection::connect(&url)
                     .await
-                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {url}: {e}"));
-                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .map_err(|e| format!("TEST_DATABASE_URL {url}: {e}"))?;
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                     .execute(&mut c)
                     .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                    .map_err(|e| format!("{sql}: {e}"));
                 let _ = c.close().await;
+                done.map(|_| ())
             })
     })
     .join()
-    .unwrap();
+    .unwrap_or_else(|_| Err("the admin thread panicked".into()))
 }
 
 impl PgDatabase {
@@ -76,10 +83,12 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        pg_admin(
-            &self.admin_url,
-            format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-        );
+        // Never a panic here: after a failed test it would abort the whole test binary. A
+        // database left behind is dropped by .ci/run's clean-up.
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        if let Err(e) = try_pg_admin(&self.admin_url, sql) {
+            eprintln!("cannot drop test database {}: {e}", self.name);
+        }
     }
 }
 

@@ -540,8 +540,10 @@ async fn when_postgresql_goes_away_flags_keep_serving_writes_get_503_and_everyth
     let (status, body) = propose().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    // Still ready (apps read flags from it), and it says what is wrong.
     let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
-    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["database"], "unreachable");
 
     // The database is back: the same process writes again, without a restart.
     proxy.restore().await;
@@ -552,6 +554,7 @@ async fn when_postgresql_goes_away_flags_keep_serving_writes_get_503_and_everyth
     })
     .await;
     assert_eq!(result.0, 201, "{}", result.1);
+    assert_eq!(get(&format!("{base}/readyz")).await.unwrap()["database"], "ok");
     let id = result.1["id"].as_i64().unwrap();
     let (status, d) = call(
         &base,

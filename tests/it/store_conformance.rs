@@ -226,3 +226,40 @@ async fn one_candidate_leads_on_postgresql_and_another_takes_over_when_it_goes()
     a.release().await;
     assert!(b.hold().await.unwrap(), "the follower leads once the leader is gone");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_playbook_has_one_live_decision_per_flag_and_environment_whoever_fires_it() {
+    use signalbox::domain::decision::{Action, DecisionStatus};
+    use signalbox::store::{DecisionStoreError, NewDecision};
+    let env = Env::new();
+    let r = replicas(&env, 2).await;
+    let fire = |store: Store, env_name: &'static str| async move {
+        store
+            .insert_decision(NewDecision {
+                flag: "route.chat",
+                env: env_name,
+                action: Action::Serve,
+                variant: Some("failover"),
+                reason: "outage",
+                brief_id: None,
+                origin: "playbook:failover",
+                proposed_by: "playbook:failover",
+                starts_at: None,
+                expires_at: None,
+                approvals_required: 0,
+                status: DecisionStatus::Approved,
+                now: Utc::now(),
+            })
+            .await
+    };
+    let (a, b) = tokio::join!(fire(r[0].clone(), "production"), fire(r[1].clone(), "production"));
+    let won = [&a, &b].iter().filter(|x| x.is_ok()).count();
+    assert_eq!(won, 1, "{a:?} {b:?}");
+    assert!(
+        [a, b]
+            .into_iter()
+            .any(|x| matches!(x, Err(DecisionStoreError::AlreadyLive(_))))
+    );
+    // Another environment is another decision.
+    assert!(fire(r[0].clone(), "staging").await.is_ok());
+}

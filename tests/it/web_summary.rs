@@ -90,6 +90,7 @@ async fn brief(
         })
         .await
         .unwrap()
+        .id()
 }
 
 /// Briefs, an approved decision putting route.chat on its failover, and an app's evaluations.
