@@ -17,10 +17,9 @@
 
 use crate::auth::TokenCache;
 use crate::decisions::Decisions;
-use crate::flags::RevisionSource;
+use crate::flags::{RevisionFuture, RevisionSource};
 use crate::store::Store;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -191,16 +190,16 @@ async fn resync(store: &Store, decisions: &Decisions, tokens: &TokenCache) {
 pub struct SharedRevisions(pub Store);
 
 impl RevisionSource for SharedRevisions {
-    fn revision_for<'a>(
-        &'a self,
-        content: &'a str,
-        at_least: u64,
-    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>> {
+    fn revision_for<'a>(&'a self, content: &'a str, at_least: u64) -> RevisionFuture<'a, u64> {
         Box::pin(async move {
             self.0
                 .flag_revision_for(content, at_least, chrono::Utc::now())
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+
+    fn latest(&self) -> RevisionFuture<'_, Option<(u64, String)>> {
+        Box::pin(async move { self.0.latest_flag_revision().await.map_err(|e| e.to_string()) })
     }
 }

@@ -365,7 +365,12 @@ impl Decisions {
                 );
             }
         }
-        let revision = self.flags.replace_overrides(overrides).await?;
+        let mut revision = self.flags.replace_overrides(overrides).await?;
+        // Another replica may have numbered this same configuration higher (a race between two
+        // publishes): take its number, so that revisions, ETags and event ids agree again.
+        if revision.is_none() {
+            revision = self.flags.adopt_shared_revision().await?;
+        }
         if let Some(rev) = revision {
             tracing::info!(
                 revision = rev,

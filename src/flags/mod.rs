@@ -23,7 +23,9 @@ pub use model::{
     DEFAULT_APPROVALS, FailMode, FlagDef, FlagSet, FlagState, META_APPROVALS, META_CLIENT_VISIBLE, META_FAIL_MODE,
     META_OWNER, META_PROVIDERS, MetaValue,
 };
-pub use service::{EnvSnapshot, FlagService, Published, ReloadOutcome, RevisionEvent, RevisionSource, ServiceError};
+pub use service::{
+    EnvSnapshot, FlagService, Published, ReloadOutcome, RevisionEvent, RevisionFuture, RevisionSource, ServiceError,
+};
 pub use telemetry::{Telemetry, stopped};
 
 #[cfg(test)]

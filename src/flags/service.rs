@@ -16,16 +16,29 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
 
+/// A boxed future, as the revision source's methods return them (object-safe).
+pub type RevisionFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
 /// Where revisions come from when several replicas serve one database: the same configuration
 /// gets the same revision on every replica, and revisions only go up. Implemented over the store
 /// by the services layer; without one, revisions count up in this process.
 pub trait RevisionSource: Send + Sync {
     /// The revision for the configuration hashed as `content`, at least `at_least`.
-    fn revision_for<'a>(
-        &'a self,
-        content: &'a str,
-        at_least: u64,
-    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>>;
+    fn revision_for<'a>(&'a self, content: &'a str, at_least: u64) -> RevisionFuture<'a, u64>;
+
+    /// The newest revision and its content hash, if any (reads only).
+    fn latest(&self) -> RevisionFuture<'_, Option<(u64, String)>>;
+}
+
+/// How a publish numbers what it serves.
+#[derive(Clone, Copy)]
+enum Numbering {
+    /// A new revision only when what is served changes.
+    OnChange,
+    /// Ask the revision source even if nothing changed (revisions are shared from now on).
+    Renumber,
+    /// The same configuration under the shared, higher revision another replica got for it.
+    Adopt(u64),
 }
 
 /// How long a publish waits for the shared revision before numbering locally: a change (a kill
@@ -179,7 +192,24 @@ impl FlagService {
     /// is served now is published again under the revision `source` gives it.
     pub async fn share_revisions(&self, source: Arc<dyn RevisionSource>) -> Result<u64, ServiceError> {
         let _ = self.revisions.set(source);
-        self.publish_as(None, true).await
+        self.publish_as(None, Numbering::Renumber).await
+    }
+
+    /// Takes the shared revision when the database holds this very configuration under a higher
+    /// one: two replicas that published the same configuration in a race (one from a stale read)
+    /// end up agreeing. Called on every reconciliation tick; `None` when nothing was adopted.
+    pub async fn adopt_shared_revision(&self) -> Result<Option<u64>, ServiceError> {
+        let (Some(source), Some(current)) = (self.revisions.get(), self.current()) else {
+            return Ok(None);
+        };
+        let Ok(Ok(Some((revision, content)))) = tokio::time::timeout(REVISION_WAIT, source.latest()).await else {
+            return Ok(None);
+        };
+        if content != current.content || revision <= current.revision {
+            return Ok(None);
+        }
+        let now = self.publish_as(None, Numbering::Adopt(revision)).await?;
+        Ok((now == revision).then_some(revision))
     }
 
     /// The active override of a flag in an environment.
@@ -222,12 +252,14 @@ impl FlagService {
     /// Builds every environment's snapshot from `set` (or the current set) and the overrides,
     /// swaps them in under a new revision and announces it. The only place the revision moves.
     async fn publish(&self, new_set: Option<(Arc<FlagSet>, String)>) -> Result<u64, ServiceError> {
-        self.publish_as(new_set, false).await
+        self.publish_as(new_set, Numbering::OnChange).await
     }
 
-    /// `publish`; `renumber` asks the revision source even when nothing served changed (the
-    /// first time revisions are shared).
-    async fn publish_as(&self, new_set: Option<(Arc<FlagSet>, String)>, renumber: bool) -> Result<u64, ServiceError> {
+    async fn publish_as(
+        &self,
+        new_set: Option<(Arc<FlagSet>, String)>,
+        numbering: Numbering,
+    ) -> Result<u64, ServiceError> {
         let _guard = self.publish_lock.lock().await;
         let prev = self.current.load_full();
         let (set, set_hash) = match (new_set, &prev) {
@@ -271,13 +303,19 @@ impl FlagService {
         let content = sha_hex(&etags.iter().map(|e| e.as_bytes()).collect::<Vec<_>>());
         // Nothing served changes (a reload that only reordered files, overrides swapped back):
         // no new revision, no event.
-        if let Some(p) = prev.as_ref().filter(|p| p.content == content && !renumber) {
-            return Ok(p.revision);
+        let unchanged = prev.as_ref().filter(|p| p.content == content);
+        match (numbering, unchanged) {
+            (Numbering::OnChange, Some(p)) => return Ok(p.revision),
+            // Changed since the caller looked, or not higher: nothing to adopt.
+            (Numbering::Adopt(_), None) => return Ok(prev.as_ref().map(|p| p.revision).unwrap_or(0)),
+            (Numbering::Adopt(r), Some(p)) if r <= p.revision => return Ok(p.revision),
+            _ => {}
         }
         let local_next = prev.as_ref().map(|p| p.revision + 1).unwrap_or(1);
-        let revision = match self.revisions.get() {
-            None => local_next,
-            Some(source) => {
+        let revision = match (numbering, self.revisions.get()) {
+            (Numbering::Adopt(r), _) => r,
+            (_, None) => local_next,
+            (_, Some(source)) => {
                 match tokio::time::timeout(REVISION_WAIT, source.revision_for(&content, local_next)).await {
                     Ok(Ok(r)) => r.max(local_next),
                     failed => {

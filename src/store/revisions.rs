@@ -38,4 +38,14 @@ impl Store {
         tx.commit().await?;
         Ok(next as u64)
     }
+
+    /// The newest flag revision and the content it was given to.
+    pub async fn latest_flag_revision(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(
+            sqlx::query("SELECT revision, content FROM flag_revisions ORDER BY revision DESC LIMIT 1")
+                .fetch_optional(self.pool())
+                .await?
+                .map(|r| (r.get::<i64, _>("revision") as u64, r.get::<String, _>("content"))),
+        )
+    }
 }

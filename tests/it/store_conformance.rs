@@ -263,3 +263,56 @@ async fn a_playbook_has_one_live_decision_per_flag_and_environment_whoever_fires
     // Another environment is another decision.
     assert!(fire(r[0].clone(), "staging").await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_that_numbered_one_configuration_differently_come_to_agree() {
+    use signalbox::flags::{FlagService, Override};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    let env = Env::new();
+    std::fs::write(env.dir.path().join("flags/routes.yaml"), crate::decisions::FLAGS).unwrap();
+    let r = replicas(&env, 2).await;
+    let envs = vec!["production".to_owned(), "staging".to_owned()];
+    let (a, b) = (
+        FlagService::new(env.dir.path().join("flags"), envs.clone()),
+        FlagService::new(env.dir.path().join("flags"), envs),
+    );
+    a.reload().await.unwrap();
+    b.reload().await.unwrap();
+    let ra = a
+        .share_revisions(Arc::new(signalbox::cluster::SharedRevisions(r[0].clone())))
+        .await
+        .unwrap();
+    let rb = b
+        .share_revisions(Arc::new(signalbox::cluster::SharedRevisions(r[1].clone())))
+        .await
+        .unwrap();
+    assert_eq!(ra, rb, "the same files, the same revision");
+
+    let serve = |variant: &str| {
+        let mut m = HashMap::new();
+        m.insert(
+            "production".to_owned(),
+            HashMap::from([(
+                "route.chat".to_owned(),
+                Override {
+                    variant: variant.to_owned(),
+                    metadata: Default::default(),
+                },
+            )]),
+        );
+        m
+    };
+    // A publishes the new configuration; B, from a read made just before, publishes a stale
+    // one and then the new one: the same configuration, numbered higher on B.
+    let x = a.replace_overrides(serve("failover")).await.unwrap().unwrap();
+    b.replace_overrides(serve("off")).await.unwrap().unwrap();
+    let y = b.replace_overrides(serve("failover")).await.unwrap().unwrap();
+    assert!(y > x);
+    // A's next tick takes the shared number; B has nothing to adopt.
+    assert_eq!(a.adopt_shared_revision().await.unwrap(), Some(y));
+    assert_eq!(b.adopt_shared_revision().await.unwrap(), None);
+    assert_eq!(a.current().unwrap().revision, b.current().unwrap().revision);
+    let etag = |s: &FlagService| s.current().unwrap().env("production").unwrap().config_etag.clone();
+    assert_eq!(etag(&a), etag(&b));
+}
