@@ -1,6 +1,7 @@
-//! Putting the parts together: `App::build` loads and checks everything, `serve` runs the
-//! scheduler and the HTTP server until the shutdown future completes. Tests call `serve` with a
-//! listener on port 0, the binary with the configured address.
+//! Putting the parts together: `App::build` loads the sources and opens the store,
+//! `Server::build` checks and wires everything else into the shared HTTP state, `Server::run`
+//! starts the background work and serves until the shutdown future completes. `serve` does both;
+//! tests call it with a listener on port 0, the binary with the configured address.
 
 use crate::api::{self, AppState};
 use crate::auth::{Principal, Scope, Scopes, TokenCache};
@@ -124,202 +125,248 @@ pub async fn brief_writer(app: &App) -> Result<crate::briefs::BriefWriter, AppEr
     )
 }
 
-/// Runs the scheduler, the flag service and the HTTP server on `listener` until `shutdown`
-/// completes; then stops accepting requests, lets in-flight polls finish (or abandons them
-/// cleanly), flushes telemetry and closes the store.
+/// A signalbox ready to run: the shared state both HTTP faces serve and what its background work
+/// needs, checked and wired but not started (nothing polls, nothing listens yet). [`Server::run`]
+/// starts the work and serves; a test that needs only the HTTP faces can mount
+/// `crate::http::router(server.state.clone())` instead.
+pub struct Server {
+    pub state: AppState,
+    app: App,
+    rules: crate::triage::classify::Rules,
+    notifier: Arc<crate::notify::Notifier>,
+    role: tokio::sync::watch::Sender<crate::cluster::Role>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Server {
+    /// Loads and checks everything (flags, rules, playbooks, sinks, serving settings), applies
+    /// the active decisions as overrides and takes the shared flag revision, so that the first
+    /// request is served as the database says; refuses to start on anything invalid.
+    pub async fn build(app: App) -> Result<Server, AppError> {
+        let flags = flag_service(&app.settings).await?;
+        let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
+        // A misspelt production environment would quietly lower the approvals production needs.
+        for p in &app.settings.decisions.production_envs {
+            if !app.settings.serving.environments.contains(p) {
+                return Err(AppError::Serving(format!(
+                    "decisions.production_envs names `{p}`, which is not in serving.environments ({})",
+                    app.settings.serving.environments.join(", ")
+                )));
+            }
+        }
+        let store = app.watcher.store.clone();
+        let serving = Arc::new(app.settings.serving.clone());
+        let sse_key: Arc<[u8]> = if serving.sse_secret.is_empty() {
+            if store.backend() == crate::store::Backend::Postgres {
+                // A client's SSE channel, signed by one replica, must verify on every other one.
+                return Err(AppError::Serving(
+                    "serving.sse_secret (or SIGNALBOX_SSE_SECRET) must be set on PostgreSQL: replicas share it to \
+                     verify each other's event channels (use the same random value, 32 bytes or more, on every replica)"
+                        .into(),
+                ));
+            }
+            let mut k = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
+            Arc::from(&k[..])
+        } else {
+            Arc::from(serving.sse_secret.as_bytes())
+        };
+        let web = Arc::new(crate::web::WebConfig::from_settings(&app.settings).map_err(AppError::Serving)?);
+        let notify = &app.settings.notify;
+        crate::notify::validate_sinks(&notify.sinks)?;
+        let playbooks = Arc::new(crate::decisions::Playbooks::load(
+            &app.settings.playbooks_path(),
+            &flags.current().map(|p| p.set.clone()).unwrap_or_default(),
+            &app.settings.serving.environments,
+        )?);
+        let notifier = Arc::new(crate::notify::Notifier::new(
+            store.clone(),
+            notify.sinks.clone(),
+            (!notify.public_url.is_empty()).then(|| notify.public_url.clone()),
+            Duration::from_millis(notify.timeout_ms.max(100)),
+        )?);
+        let tokens = Arc::new(TokenCache::default());
+        tokens.refresh(&store).await?;
+        // Active decisions are overrides: they are in place before the first request is served.
+        let decisions = Arc::new(crate::decisions::Decisions::new(
+            store.clone(),
+            flags.clone(),
+            app.settings.decisions.production_envs.clone(),
+        ));
+        decisions.reconcile().await?;
+        // From here on the revision is the database's, shared by every replica.
+        flags
+            .share_revisions(Arc::new(crate::cluster::SharedRevisions(store.clone())))
+            .await?;
+        let anonymous = serving.allow_anonymous.then(|| {
+            tracing::warn!(env = %serving.anonymous_env, "anonymous flag evaluation is allowed: development use only");
+            Arc::new(Principal {
+                token_id: 0,
+                name: "anonymous".into(),
+                scopes: Scopes::of([Scope::FlagsRead]),
+                env: serving.anonymous_env.as_str().into(),
+            })
+        });
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (role, role_rx) = tokio::sync::watch::channel(crate::cluster::Role::Follower);
+        let state = AppState(Arc::new(api::Shared {
+            store,
+            sources: app.sources.clone(),
+            scheduler: app.settings.scheduler.clone(),
+            serving,
+            flags,
+            tokens,
+            telemetry: Arc::new(Telemetry::default()),
+            anonymous,
+            shutdown: stop_rx,
+            limiter: Arc::new(api::limit::RateLimiter::new(app.settings.serving.rate_limit_per_token)),
+            channels: Arc::new(api::channel::Channels::new(&sse_key)),
+            decisions,
+            playbooks,
+            watcher: app.watcher.clone(),
+            web,
+            role: role_rx,
+        }));
+        Ok(Server {
+            state,
+            app,
+            rules,
+            notifier,
+            role,
+            stop,
+        })
+    }
+
+    /// Starts the background work (leadership and, on the leader, the scheduler; triage,
+    /// notifications, decisions, telemetry, token refresh, flag reloads, other replicas' events)
+    /// and serves HTTP on `listener` until `shutdown` completes; then stops accepting requests,
+    /// lets in-flight polls finish (or abandons them cleanly), flushes telemetry and closes the
+    /// store.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let Server {
+            state,
+            app,
+            rules,
+            notifier,
+            role,
+            stop,
+        } = self;
+        let st = state.0.clone();
+        let (store, serving, rx) = (st.store.clone(), st.serving.clone(), st.shutdown.clone());
+        store
+            .audit(crate::store::NewAudit::new(
+                "system",
+                "service.started",
+                "service",
+                env!("CARGO_PKG_VERSION"),
+                serde_json::json!({
+                    "sources": app.sources.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                    "flags": st.flags.current().map(|p| p.set.flags.keys().cloned().collect::<Vec<_>>()),
+                    "playbooks": st.playbooks.list.iter().map(|p| &p.name).collect::<Vec<_>>(),
+                    "environments": app.settings.serving.environments,
+                    "replica": crate::cluster::replica_id(),
+                }),
+            ))
+            .await?;
+
+        let mut background = tokio::task::JoinSet::new();
+        background.spawn(
+            st.tokens
+                .clone()
+                .refresh_forever(store.clone(), Duration::from_secs(serving.token_refresh_secs.max(1))),
+        );
+        background.spawn(
+            st.flags
+                .clone()
+                .watch(Duration::from_millis(serving.reload_poll_ms.max(50))),
+        );
+        background.spawn(audit_flag_reloads(st.flags.clone(), store.clone()));
+        background.spawn(crate::cluster::follow_events(
+            store.clone(),
+            st.decisions.clone(),
+            st.tokens.clone(),
+            rx.clone(),
+        ));
+        let notify = &app.settings.notify;
+        let notify_task = (!notify.sinks.is_empty())
+            .then(|| tokio::spawn(notifier.run_forever(Duration::from_millis(notify.poll_ms.max(50)), rx.clone())));
+        let decisions_task = tokio::spawn(st.decisions.clone().run_forever(
+            Duration::from_millis(app.settings.decisions.tick_ms.max(50)),
+            rx.clone(),
+        ));
+        // Flushes periodically and once more at shutdown; awaited, so no count is lost mid-write.
+        let telemetry_task = tokio::spawn(st.telemetry.clone().flush_forever(
+            store.clone(),
+            Duration::from_secs(serving.telemetry_flush_secs.max(1)),
+            rx.clone(),
+        ));
+        // One replica polls: the leader. On SQLite the only process leads at once.
+        let lead_task = tokio::spawn(crate::cluster::lead_forever(store.clone(), role, rx.clone()));
+        let sched = {
+            let (watcher, sources) = (app.watcher.clone(), app.sources.clone());
+            let settings = app.settings.scheduler.clone();
+            // More polls than fetch slots: polls waiting on a busy host's limit must not keep
+            // other hosts' polls from starting. Waiting polls hold no body, so memory stays bounded.
+            let concurrency = app.settings.fetch.global_concurrency * 4;
+            tokio::spawn(crate::cluster::while_leader(st.role.clone(), rx.clone(), move |stop| {
+                scheduler::run(
+                    watcher.clone(),
+                    sources.as_ref().clone(),
+                    settings.clone(),
+                    concurrency,
+                    stop,
+                )
+            }))
+        };
+        let writer = Arc::new(
+            crate::briefs::BriefWriter::new(store.clone(), app.sources.clone(), Some(st.flags.clone()), rules)
+                .with_playbooks(st.decisions.clone(), st.playbooks.clone()),
+        );
+        let writer_task = tokio::spawn(writer.run_forever(Duration::from_secs(1), rx.clone()));
+        let router = crate::http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let mut http_rx = rx.clone();
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        // The peer address is kept for the web pages: an SSO header is believed only from a
+        // trusted proxy.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_rx.wait_for(|v| *v).await;
+        })
+        .await?;
+        let _ = sched.await;
+        let _ = lead_task.await;
+        let _ = writer_task.await;
+        let _ = decisions_task.await;
+        if let Some(t) = notify_task {
+            let _ = t.await;
+        }
+        background.abort_all();
+        let _ = telemetry_task.await;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Builds and runs a server on `listener` until `shutdown` completes (see [`Server`]). Tests call
+/// it with a listener on port 0, the binary with the configured address.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    let flags = flag_service(&app.settings).await?;
-    let rules = crate::triage::classify::Rules::load_files(&app.settings.triage.rules)?;
-    // A misspelt production environment would quietly lower the approvals production needs.
-    for p in &app.settings.decisions.production_envs {
-        if !app.settings.serving.environments.contains(p) {
-            return Err(AppError::Serving(format!(
-                "decisions.production_envs names `{p}`, which is not in serving.environments ({})",
-                app.settings.serving.environments.join(", ")
-            )));
-        }
-    }
-    let web = Arc::new(crate::web::WebConfig::from_settings(&app.settings).map_err(AppError::Serving)?);
-    let notify = &app.settings.notify;
-    crate::notify::validate_sinks(&notify.sinks)?;
-    let playbooks = Arc::new(crate::decisions::Playbooks::load(
-        &app.settings.playbooks_path(),
-        &flags.current().map(|p| p.set.clone()).unwrap_or_default(),
-        &app.settings.serving.environments,
-    )?);
-    let serving = Arc::new(app.settings.serving.clone());
-    let store = app.watcher.store.clone();
-    let tokens = Arc::new(TokenCache::default());
-    tokens.refresh(&store).await?;
-    let telemetry = Arc::new(Telemetry::default());
-    // Active decisions are overrides: they are in place before the first request is served.
-    let decisions = Arc::new(crate::decisions::Decisions::new(
-        store.clone(),
-        flags.clone(),
-        app.settings.decisions.production_envs.clone(),
-    ));
-    decisions.reconcile().await?;
-    // From here on the revision is the database's, shared by every replica.
-    flags
-        .share_revisions(Arc::new(crate::cluster::SharedRevisions(store.clone())))
-        .await?;
-    store
-        .audit(crate::store::NewAudit::new(
-            "system",
-            "service.started",
-            "service",
-            env!("CARGO_PKG_VERSION"),
-            serde_json::json!({
-                "sources": app.sources.iter().map(|s| &s.id).collect::<Vec<_>>(),
-                "flags": flags.current().map(|p| p.set.flags.keys().cloned().collect::<Vec<_>>()),
-                "playbooks": playbooks.list.iter().map(|p| &p.name).collect::<Vec<_>>(),
-                "environments": app.settings.serving.environments,
-            }),
-        ))
-        .await?;
-    let sse_key: Arc<[u8]> = if serving.sse_secret.is_empty() {
-        if store.backend() == crate::store::Backend::Postgres {
-            // A client's SSE channel, signed by one replica, must verify on every other one.
-            return Err(AppError::Serving(
-                "serving.sse_secret (or SIGNALBOX_SSE_SECRET) must be set on PostgreSQL: replicas share it to \
-                 verify each other's event channels (use the same random value, 32 bytes or more, on every replica)"
-                    .into(),
-            ));
-        }
-        let mut k = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
-        Arc::from(&k[..])
-    } else {
-        Arc::from(serving.sse_secret.as_bytes())
-    };
-    let anonymous = serving.allow_anonymous.then(|| {
-        tracing::warn!(env = %serving.anonymous_env, "anonymous flag evaluation is allowed: development use only");
-        Arc::new(Principal {
-            token_id: 0,
-            name: "anonymous".into(),
-            scopes: Scopes::of([Scope::FlagsRead]),
-            env: serving.anonymous_env.as_str().into(),
-        })
-    });
-
-    let mut background = tokio::task::JoinSet::new();
-    background.spawn(
-        tokens
-            .clone()
-            .refresh_forever(store.clone(), Duration::from_secs(serving.token_refresh_secs.max(1))),
-    );
-    background.spawn(
-        flags
-            .clone()
-            .watch(Duration::from_millis(serving.reload_poll_ms.max(50))),
-    );
-
-    background.spawn(audit_flag_reloads(flags.clone(), store.clone()));
-
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let notifier = Arc::new(crate::notify::Notifier::new(
-        store.clone(),
-        notify.sinks.clone(),
-        (!notify.public_url.is_empty()).then(|| notify.public_url.clone()),
-        Duration::from_millis(notify.timeout_ms.max(100)),
-    )?);
-    let notify_task = (!notify.sinks.is_empty()).then(|| {
-        tokio::spawn(
-            notifier
-                .clone()
-                .run_forever(Duration::from_millis(notify.poll_ms.max(50)), rx.clone()),
-        )
-    });
-    let decisions_task = tokio::spawn(decisions.clone().run_forever(
-        Duration::from_millis(app.settings.decisions.tick_ms.max(50)),
-        rx.clone(),
-    ));
-    // Flushes periodically and once more at shutdown; awaited, so no count is lost mid-write.
-    let telemetry_task = tokio::spawn(telemetry.clone().flush_forever(
-        store.clone(),
-        Duration::from_secs(serving.telemetry_flush_secs.max(1)),
-        rx.clone(),
-    ));
-    // One replica polls: the leader. On SQLite the only process leads at once.
-    let (role_tx, role_rx) = tokio::sync::watch::channel(crate::cluster::Role::Follower);
-    let lead_task = tokio::spawn(crate::cluster::lead_forever(store.clone(), role_tx, rx.clone()));
-    let sched = {
-        let (watcher, sources) = (app.watcher.clone(), app.sources.clone());
-        let settings = app.settings.scheduler.clone();
-        // More polls than fetch slots: polls waiting on a busy host's limit must not keep other
-        // hosts' polls from starting. Waiting polls hold no body, so memory stays bounded.
-        let concurrency = app.settings.fetch.global_concurrency * 4;
-        tokio::spawn(crate::cluster::while_leader(role_rx.clone(), rx.clone(), move |stop| {
-            scheduler::run(
-                watcher.clone(),
-                sources.as_ref().clone(),
-                settings.clone(),
-                concurrency,
-                stop,
-            )
-        }))
-    };
-    background.spawn(crate::cluster::follow_events(
-        store.clone(),
-        decisions.clone(),
-        tokens.clone(),
-        rx.clone(),
-    ));
-    let writer = Arc::new(
-        crate::briefs::BriefWriter::new(store.clone(), app.sources.clone(), Some(flags.clone()), rules)
-            .with_playbooks(decisions.clone(), playbooks.clone()),
-    );
-    let writer_task = tokio::spawn(writer.run_forever(Duration::from_secs(1), rx.clone()));
-    let state = AppState(Arc::new(api::Shared {
-        store: store.clone(),
-        sources: app.sources.clone(),
-        scheduler: app.settings.scheduler.clone(),
-        serving,
-        flags,
-        tokens,
-        telemetry: telemetry.clone(),
-        anonymous,
-        shutdown: rx.clone(),
-        limiter: Arc::new(api::limit::RateLimiter::new(app.settings.serving.rate_limit_per_token)),
-        channels: Arc::new(api::channel::Channels::new(&sse_key)),
-        decisions,
-        playbooks,
-        watcher: app.watcher.clone(),
-        web,
-        role: role_rx,
-    }));
-    let router = crate::http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    let mut http_rx = rx.clone();
-    tracing::info!(addr = %listener.local_addr()?, "listening");
-    // The peer address is kept for the web pages: an SSO header is believed only from a trusted proxy.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = http_rx.wait_for(|v| *v).await;
-    })
-    .await?;
-    let _ = sched.await;
-    let _ = lead_task.await;
-    let _ = writer_task.await;
-    let _ = decisions_task.await;
-    if let Some(t) = notify_task {
-        let _ = t.await;
-    }
-    background.abort_all();
-    let _ = telemetry_task.await;
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
+    Server::build(app).await?.run(listener, shutdown).await
 }
 
 /// Every reload of the flag files, applied or refused, goes into the audit log.

@@ -139,3 +139,29 @@ async fn the_server_refuses_to_start_on_invalid_sources() {
     let msg = err.to_string();
     assert!(msg.contains("bad.toml:9") && msg.contains("bad cron schedule"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_built_server_serves_its_http_faces_without_starting_any_background_work() {
+    let fx = Fixture::start().await;
+    fx.set("/page", Page::html("<main><p>v1</p></main>"));
+    let env = Env::new();
+    env.write_source("s", "html", &fx.url("/page"), "changelog", "schedule = \"* * * * * *\"");
+    let server = signalbox::server::Server::build(env.app().await).await.unwrap();
+    let router = signalbox::http::router(server.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    let (status, ready) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{ready}");
+    // Built, not run: nobody bid for leadership and nothing polled the source.
+    assert_eq!(ready["role"], "follower", "{ready}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(fx.seen("/page").is_empty(), "a built server polled");
+}
