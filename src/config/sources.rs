@@ -103,7 +103,8 @@ impl Source {
             "rules": self.rules,
             "extractor_version": crate::extract::EXTRACTOR_VERSION,
         });
-        crate::store::sha256_hex(canon.to_string().as_bytes())
+        // Hashed here, not through the store: configuration sits below the store.
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(canon.to_string().as_bytes()))
     }
 }
 
