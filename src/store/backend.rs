@@ -202,19 +202,21 @@ impl Store {
     /// Applies the backend's migrations that are not applied yet. On PostgreSQL, replicas
     /// starting together wait for each other (sqlx takes an advisory lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
-        }
+        self.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// This backend's migrations, embedded at build time.
+    fn migrator(&self) -> sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        }
     }
 
     /// Migrations this binary knows and the database has not applied, by version and name.
     pub async fn pending_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
-        };
+        let migrator = self.migrator();
         let applied: Vec<i64> = match sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
             .fetch_all(&self.pool)
             .await

@@ -111,6 +111,25 @@ async fn ofrep(base: &str, token: &str, flag: &str) -> Value {
     .1
 }
 
+/// Tokens made once in the shared database, by name.
+async fn make_tokens(
+    settings: &signalbox::config::Settings,
+    env: &str,
+    who: &[(&'static str, &[&str])],
+) -> HashMap<&'static str, String> {
+    let store = signalbox::store::Store::open(&settings.database).await.unwrap();
+    let mut tokens = HashMap::new();
+    for (name, scopes) in who {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let t = signalbox::auth::create_token(&store, name, &scopes, env, &settings.serving.environments, "test")
+            .await
+            .unwrap();
+        tokens.insert(*name, t.token);
+    }
+    store.close().await;
+    tokens
+}
+
 async fn role(base: &str) -> Option<String> {
     get(&format!("{base}/readyz")).await?["role"]
         .as_str()
@@ -152,29 +171,18 @@ async fn three_replicas_on_one_postgresql_database_share_the_work_and_agree() {
 
     // Tokens, made once in the shared database.
     let settings = env.settings();
-    let store = signalbox::store::Store::open(&settings.database).await.unwrap();
-    let mut tokens: HashMap<&str, String> = HashMap::new();
-    for (name, scopes) in [
-        ("web-app", vec!["flags:read"]),
-        ("alice", vec!["decisions:propose", "decisions:approve"]),
-        ("bob", vec!["decisions:approve"]),
-        ("carol", vec!["decisions:approve"]),
-        ("auditor", vec!["audit:read", "briefs:write"]),
-    ] {
-        let scopes: Vec<String> = scopes.into_iter().map(str::to_owned).collect();
-        let t = signalbox::auth::create_token(
-            &store,
-            name,
-            &scopes,
-            "production",
-            &settings.serving.environments,
-            "test",
-        )
-        .await
-        .unwrap();
-        tokens.insert(name, t.token);
-    }
-    store.close().await;
+    let tokens = make_tokens(
+        &settings,
+        "production",
+        &[
+            ("web-app", &["flags:read"]),
+            ("alice", &["decisions:propose", "decisions:approve"]),
+            ("bob", &["decisions:approve"]),
+            ("carol", &["decisions:approve"]),
+            ("auditor", &["audit:read", "briefs:write"]),
+        ],
+    )
+    .await;
 
     let start = |i: usize| {
         let port = free_port();
@@ -493,26 +501,16 @@ async fn when_postgresql_goes_away_flags_keep_serving_writes_get_503_and_everyth
     url.set_port(Some(proxy.port)).unwrap();
     let mut settings = env.settings();
     settings.database = url.to_string();
-    let store = signalbox::store::Store::open(&settings.database).await.unwrap();
-    let mut tokens: HashMap<&str, String> = HashMap::new();
-    for (name, scopes) in [
-        ("web-app", "flags:read"),
-        ("alice", "decisions:propose"),
-        ("sam", "decisions:approve"),
-    ] {
-        let t = signalbox::auth::create_token(
-            &store,
-            name,
-            &[scopes.to_owned()],
-            "staging",
-            &settings.serving.environments,
-            "test",
-        )
-        .await
-        .unwrap();
-        tokens.insert(name, t.token);
-    }
-    store.close().await;
+    let tokens = make_tokens(
+        &settings,
+        "staging",
+        &[
+            ("web-app", &["flags:read"]),
+            ("alice", &["decisions:propose"]),
+            ("sam", &["decisions:approve"]),
+        ],
+    )
+    .await;
     let run = crate::helpers::spawn_app_with(settings).await;
     let base = run.base.clone();
     let propose = async || {
